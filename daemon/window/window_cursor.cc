@@ -1,0 +1,171 @@
+#include "daemon/window/window_cursor.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace promfeed::window {
+
+namespace {
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t CeilDiv(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
+}  // namespace
+
+int64_t AlignDown(int64_t t, int64_t step) { return FloorDiv(t, step) * step; }
+int64_t AlignUp(int64_t t, int64_t step) { return CeilDiv(t, step) * step; }
+
+int64_t CompleteThrough(const store::SeriesStore& store,
+                        const std::vector<store::SeriesPtr>& features) {
+  int64_t min_newest = std::numeric_limits<int64_t>::max();
+  for (const store::SeriesPtr& f : features) {
+    min_newest = std::min(min_newest, f->ring().newest_time_ms());
+  }
+  const int64_t by_series = features.empty() || min_newest == INT64_MIN ? INT64_MIN
+                                                                         : min_newest - 1;
+  return std::max(store.complete_through_ms(), by_series);
+}
+
+WindowCursor::WindowCursor(std::vector<store::SeriesPtr> features, WindowSpec spec)
+    : features_(std::move(features)),
+      spec_(spec),
+      previous_(features_.size(), std::nan("")) {}
+
+int64_t WindowCursor::SkipLostRows() {
+  const int64_t needed_from = RowTime(next_row_) - spec_.lookback_ms + 1;
+  int64_t resume_from = needed_from;
+  for (const store::SeriesPtr& f : features_) {
+    const store::RingBuffer& ring = f->ring();
+    if (ring.size() < ring.capacity()) continue;  // Holds everything since creation.
+    const int64_t oldest = ring.oldest_time_ms();
+    if (oldest <= needed_from) continue;
+    // Resume a sixteenth of the ring's span past its oldest sample, so that the rows we
+    // resume at are not overwritten again before they are read.
+    const int64_t margin = (ring.newest_time_ms() - oldest) / 16;
+    resume_from = std::max(resume_from, oldest + margin);
+  }
+  if (resume_from == needed_from) return 0;
+  const int64_t resume_time = AlignUp(resume_from + spec_.lookback_ms - 1, spec_.step_ms);
+  next_row_ = (resume_time - spec_.start_ms) / spec_.step_ms;
+  int64_t first_intact_window = CeilDiv(next_row_, spec_.shift);
+  if (spec_.end_ms != kFollowEnd) {
+    // Windows past the end were never going to be sent: they are not lost.
+    const int64_t end_row = (spec_.end_ms - spec_.start_ms) / spec_.step_ms;
+    const int64_t windows_total =
+        std::max<int64_t>(0, FloorDiv(end_row - spec_.window + 1, spec_.shift) + 1);
+    first_intact_window = std::min(first_intact_window, windows_total);
+  }
+  const int64_t lost = std::max<int64_t>(0, first_intact_window - next_window_);
+  next_window_ = std::max(next_window_, first_intact_window);
+  return lost;
+}
+
+WindowCursor::Result WindowCursor::Next(int64_t complete_through_ms, int max_rows,
+                                        RowBlock* out) {
+  const int64_t lost = SkipLostRows();
+  const int64_t first_time = RowTime(next_row_);
+  if (first_time > spec_.end_ms) {
+    // A loss right before the end still has to be told.
+    if (lost == 0) return Result::kEnd;
+  }
+  const int64_t last_time = std::min(spec_.end_ms, AlignDown(complete_through_ms, spec_.step_ms));
+  if (last_time < first_time) {
+    if (lost > 0) {
+      // Report the loss now, in an empty block, rather than holding it back.
+      *out = RowBlock{};
+      out->first_row = next_row_;
+      out->lost_windows = lost;
+      lost_total_ += lost;
+      return Result::kBlock;
+    }
+    return first_time > spec_.end_ms ? Result::kEnd : Result::kWait;
+  }
+  const int rows = static_cast<int>(
+      std::min<int64_t>(max_rows, (last_time - first_time) / spec_.step_ms + 1));
+  SampleRows(next_row_, rows, out);
+  out->lost_windows = lost;
+  lost_total_ += lost;
+  next_row_ += rows;
+  return Result::kBlock;
+}
+
+void WindowCursor::SampleRows(int64_t first_row, int rows, RowBlock* out) {
+  const size_t nf = features_.size();
+  out->first_row = first_row;
+  out->rows = rows;
+  out->time_ms.resize(rows);
+  out->values.resize(static_cast<size_t>(rows) * nf);
+  out->mask.resize(static_cast<size_t>(rows) * nf);
+  out->all_present = true;
+  out->dropped_windows.clear();
+  for (int r = 0; r < rows; ++r) out->time_ms[r] = RowTime(first_row + r);
+
+  const int64_t t_first = out->time_ms.front();
+  const int64_t t_last = out->time_ms.back();
+  for (size_t f = 0; f < nf; ++f) {
+    scratch_.clear();
+    features_[f]->ring().Read(t_first - spec_.lookback_ms + 1, t_last, &scratch_);
+    size_t next = 0;  // First sample newer than the current row.
+    for (int r = 0; r < rows; ++r) {
+      const int64_t t = out->time_ms[r];
+      while (next < scratch_.size() && scratch_[next].time_ms <= t) ++next;
+      const Sample* s = next > 0 ? &scratch_[next - 1] : nullptr;
+      const bool present = s != nullptr && s->time_ms > t - spec_.lookback_ms &&
+                           !IsStaleMarker(s->value);
+      double v;
+      if (present) {
+        v = s->value;
+        previous_[f] = v;
+      } else {
+        switch (spec_.fill) {
+          case Fill::kPrevious:
+            v = previous_[f];
+            break;
+          case Fill::kZero:
+            v = 0;
+            break;
+          case Fill::kNanMask:
+          case Fill::kDrop:
+            v = std::nan("");
+            break;
+        }
+        out->all_present = false;
+      }
+      const size_t i = static_cast<size_t>(r) * nf + f;
+      out->values[i] = v;
+      out->mask[i] = present ? 1 : 0;
+    }
+  }
+
+  // Newest row with a gap at or before each row, for the DROP policy.
+  std::vector<int64_t> last_missing(rows);
+  int64_t missing = last_missing_row_;
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t* m = out->mask.data() + static_cast<size_t>(r) * nf;
+    if (std::find(m, m + nf, 0) != m + nf) missing = first_row + r;
+    last_missing[r] = missing;
+  }
+  last_missing_row_ = missing;
+  CompleteWindows(first_row, rows, last_missing, out);
+}
+
+void WindowCursor::CompleteWindows(int64_t first_row, int rows,
+                                   const std::vector<int64_t>& last_missing, RowBlock* out) {
+  const int64_t w = spec_.window;
+  const int64_t shift = spec_.shift;
+  // Window k ends at row k * shift + w - 1; find those ending inside this block.
+  const int64_t k_lo = std::max(next_window_, CeilDiv(first_row - w + 1, shift));
+  const int64_t k_hi = FloorDiv(first_row + rows - w, shift);
+  out->first_window = k_lo;
+  out->window_count = 0;
+  if (k_hi < k_lo) return;
+  out->window_count = static_cast<int32_t>(k_hi - k_lo + 1);
+  if (spec_.fill == Fill::kDrop) {
+    for (int64_t k = k_lo; k <= k_hi; ++k) {
+      const int64_t end_row = k * shift + w - 1;
+      if (last_missing[end_row - first_row] >= k * shift) out->dropped_windows.push_back(k);
+    }
+    dropped_total_ += static_cast<int64_t>(out->dropped_windows.size());
+  }
+  next_window_ = k_hi + 1;
+}
+
+}  // namespace promfeed::window

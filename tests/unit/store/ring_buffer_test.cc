@@ -1,0 +1,139 @@
+#include "daemon/store/ring_buffer.h"
+
+#include <atomic>
+#include <cmath>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace promfeed::store {
+namespace {
+
+using ::testing::ElementsAre;
+
+std::vector<Sample> ReadAll(const RingBuffer& ring) {
+  std::vector<Sample> out;
+  ring.Read(INT64_MIN, INT64_MAX, &out);
+  return out;
+}
+
+TEST(RingBufferTest, StartsEmpty) {
+  RingBuffer ring(4);
+  EXPECT_EQ(ring.size(), 0u);
+  EXPECT_EQ(ring.oldest_time_ms(), INT64_MIN);
+  EXPECT_EQ(ring.newest_time_ms(), INT64_MIN);
+  EXPECT_TRUE(ReadAll(ring).empty());
+  Sample s;
+  EXPECT_FALSE(ring.Latest(100, 1000, &s));
+}
+
+TEST(RingBufferTest, OverwritesOldestWhenFull) {
+  RingBuffer ring(3);
+  for (int64_t t = 1; t <= 5; ++t) ASSERT_TRUE(ring.Append({t * 10, double(t)}));
+  EXPECT_EQ(ring.size(), 3u);
+  EXPECT_EQ(ring.oldest_time_ms(), 30);
+  EXPECT_EQ(ring.newest_time_ms(), 50);
+  EXPECT_THAT(ReadAll(ring), ElementsAre(Sample{30, 3}, Sample{40, 4}, Sample{50, 5}));
+}
+
+TEST(RingBufferTest, WrapsAroundManyTimesKeepingOrder) {
+  RingBuffer ring(7);
+  for (int64_t t = 1; t <= 1000; ++t) ASSERT_TRUE(ring.Append({t, double(t) * 2}));
+  std::vector<Sample> all = ReadAll(ring);
+  ASSERT_EQ(all.size(), 7u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].time_ms, 994 + int64_t(i));
+    EXPECT_EQ(all[i].value, double(all[i].time_ms) * 2);
+  }
+}
+
+TEST(RingBufferTest, RejectsOlderOrEqualTimestamps) {
+  RingBuffer ring(4);
+  EXPECT_TRUE(ring.Append({100, 1}));
+  EXPECT_FALSE(ring.Append({100, 2}));
+  EXPECT_FALSE(ring.Append({50, 3}));
+  EXPECT_THAT(ReadAll(ring), ElementsAre(Sample{100, 1}));
+}
+
+TEST(RingBufferTest, ReadSelectsInclusiveTimeRange) {
+  RingBuffer ring(16);
+  for (int64_t t = 10; t <= 100; t += 10) ring.Append({t, double(t)});
+  std::vector<Sample> out;
+  ring.Read(25, 50, &out);
+  EXPECT_THAT(out, ElementsAre(Sample{30, 30}, Sample{40, 40}, Sample{50, 50}));
+  out.clear();
+  ring.Read(30, 30, &out);
+  EXPECT_THAT(out, ElementsAre(Sample{30, 30}));
+  out.clear();
+  ring.Read(101, 200, &out);
+  EXPECT_TRUE(out.empty());
+  // Appends to existing contents.
+  out.assign({{1, 1}});
+  ring.Read(100, 100, &out);
+  EXPECT_THAT(out, ElementsAre(Sample{1, 1}, Sample{100, 100}));
+}
+
+TEST(RingBufferTest, LatestHonoursLookbackLeftOpen) {
+  RingBuffer ring(8);
+  ring.Append({1000, 1});
+  ring.Append({2000, 2});
+  Sample s;
+  ASSERT_TRUE(ring.Latest(2500, 1000, &s));
+  EXPECT_EQ(s, (Sample{2000, 2}));
+  ASSERT_TRUE(ring.Latest(2000, 1000, &s));
+  EXPECT_EQ(s.time_ms, 2000);
+  // (t - lookback, t]: a sample exactly lookback old is outside.
+  EXPECT_FALSE(ring.Latest(3000, 1000, &s));
+  ASSERT_TRUE(ring.Latest(2999, 1000, &s));
+  EXPECT_FALSE(ring.Latest(999, 5000, &s));
+}
+
+TEST(RingBufferTest, KeepsStaleMarkerBitsDistinctFromNaN) {
+  RingBuffer ring(4);
+  ring.Append({1, StaleMarker()});
+  ring.Append({2, std::nan("")});
+  std::vector<Sample> all = ReadAll(ring);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_TRUE(IsStaleMarker(all[0].value));
+  EXPECT_TRUE(std::isnan(all[1].value));
+  EXPECT_FALSE(IsStaleMarker(all[1].value));
+}
+
+// One writer, several readers: every sample a reader gets must be one the writer wrote
+// (value == 2 * time) and each read must be a contiguous, increasing run.
+TEST(RingBufferTest, ConcurrentReadersNeverSeeTornOrOverwrittenSamples) {
+  RingBuffer ring(64);
+  constexpr int64_t kSamples = 200'000;
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> checked{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&] {
+      std::vector<Sample> out;
+      Sample latest;
+      while (!done.load(std::memory_order_acquire)) {
+        out.clear();
+        ring.Read(INT64_MIN, INT64_MAX, &out);
+        for (size_t i = 0; i < out.size(); ++i) {
+          ASSERT_EQ(out[i].value, double(out[i].time_ms) * 2);
+          if (i > 0) ASSERT_EQ(out[i].time_ms, out[i - 1].time_ms + 1);
+        }
+        ASSERT_LE(out.size(), 64u);
+        if (ring.Latest(INT64_MAX / 2, INT64_MAX / 2, &latest)) {
+          ASSERT_EQ(latest.value, double(latest.time_ms) * 2);
+        }
+        checked.fetch_add(int64_t(out.size()), std::memory_order_relaxed);
+      }
+    });
+  }
+  for (int64_t t = 1; t <= kSamples; ++t) ring.Append({t, double(t) * 2});
+  done.store(true, std::memory_order_release);
+  for (auto& t : readers) t.join();
+  EXPECT_GT(checked.load(), 0);
+  EXPECT_EQ(ring.newest_time_ms(), kSamples);
+}
+
+}  // namespace
+}  // namespace promfeed::store

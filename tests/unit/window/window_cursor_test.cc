@@ -1,0 +1,242 @@
+#include "daemon/window/window_cursor.h"
+
+#include <cmath>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/window/window_test_util.h"
+
+namespace promfeed::window {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+store::StoreOptions Opts() {
+  return {.retention_ms = 3'600'000, .interval_ms = 1000, .max_series = 100};
+}
+
+WindowSpec Spec(int64_t start, int64_t end, int32_t window = 1, int32_t shift = 1,
+                Fill fill = Fill::kNanMask) {
+  return {.step_ms = 1000, .lookback_ms = 2000, .window = window, .shift = shift,
+          .fill = fill, .start_ms = start, .end_ms = end};
+}
+
+// Values of feature f over the block's rows.
+std::vector<double> Column(const RowBlock& b, size_t nf, size_t f) {
+  std::vector<double> out;
+  for (int r = 0; r < b.rows; ++r) out.push_back(b.values[r * nf + f]);
+  return out;
+}
+
+TEST(AlignTest, FloorsAndCeilsToStepIncludingNegatives) {
+  EXPECT_EQ(AlignDown(12'345, 1000), 12'000);
+  EXPECT_EQ(AlignUp(12'345, 1000), 13'000);
+  EXPECT_EQ(AlignUp(12'000, 1000), 12'000);
+  EXPECT_EQ(AlignDown(-1, 1000), -1000);
+  EXPECT_EQ(AlignUp(-1, 1000), 0);
+  EXPECT_EQ(AlignDown(1'700'000'000'123, 15'000), 1'699'999'995'000);
+}
+
+TEST(WindowCursorTest, GridTakesNewestSampleWithinLookback) {
+  store::SeriesStore store(Opts());
+  // Samples off the grid, as scrapes are: t = 10.3 s, 11.3 s, 13.9 s.
+  Put(store, "a", {{10'300, 1}, {11'300, 2}, {13'900, 3}});
+  WindowCursor cursor({Get(store, "a")}, Spec(10'000, 16'000));
+  RowBlock b;
+  ASSERT_EQ(cursor.Next(INT64_MAX, 100, &b), WindowCursor::Result::kBlock);
+  EXPECT_THAT(b.time_ms, ElementsAre(10'000, 11'000, 12'000, 13'000, 14'000, 15'000, 16'000));
+  // 10 s: nothing yet. 13 s: 11.3 is within (11 s, 13 s]. 16 s: 13.9 is 2.1 s old: missing.
+  EXPECT_THAT(b.mask, ElementsAre(0, 1, 1, 1, 1, 1, 0));
+  const auto v = Column(b, 1, 0);
+  EXPECT_TRUE(std::isnan(v[0]));
+  EXPECT_EQ(v[1], 1);
+  EXPECT_EQ(v[2], 2);
+  EXPECT_EQ(v[3], 2);
+  EXPECT_EQ(v[4], 3);
+  EXPECT_EQ(v[5], 3);
+  EXPECT_TRUE(std::isnan(v[6]));
+  EXPECT_FALSE(b.all_present);
+  EXPECT_EQ(cursor.Next(INT64_MAX, 100, &b), WindowCursor::Result::kEnd);
+}
+
+TEST(WindowCursorTest, SampleExactlyOnGridPointCounts) {
+  store::SeriesStore store(Opts());
+  Put(store, "a", {{5000, 7}});
+  WindowSpec spec = Spec(5000, 7000);
+  spec.lookback_ms = 2000;
+  WindowCursor cursor({Get(store, "a")}, spec);
+  RowBlock b;
+  ASSERT_EQ(cursor.Next(INT64_MAX, 100, &b), WindowCursor::Result::kBlock);
+  // (t - 2 s, t]: present at 5 s and 6 s, not at 7 s.
+  EXPECT_THAT(b.mask, ElementsAre(1, 1, 0));
+}
+
+TEST(WindowCursorTest, StaleMarkerIsMissingButNaNIsAValue) {
+  store::SeriesStore store(Opts());
+  Put(store, "a", {{1000, 1}, {2000, StaleMarker()}, {3000, std::nan("")}});
+  WindowCursor cursor({Get(store, "a")}, Spec(1000, 3000));
+  RowBlock b;
+  ASSERT_EQ(cursor.Next(INT64_MAX, 100, &b), WindowCursor::Result::kBlock);
+  EXPECT_THAT(b.mask, ElementsAre(1, 0, 1));
+  EXPECT_TRUE(std::isnan(b.values[2]));
+}
+
+class FillTest : public ::testing::Test {
+ protected:
+  // Feature a has a gap at 3 s and 4 s (lookback 1 s), b is complete.
+  void SetUp() override {
+    Put(store_, "a", {{1000, 1}, {2000, 2}, {5000, 5}});
+    Put(store_, "b", {{1000, 10}, {2000, 20}, {3000, 30}, {4000, 40}, {5000, 50}});
+  }
+  RowBlock Run(Fill fill, int32_t window = 1) {
+    WindowSpec spec = Spec(1000, 5000, window, 1, fill);
+    spec.lookback_ms = 1000;
+    WindowCursor cursor({Get(store_, "a"), Get(store_, "b")}, spec);
+    RowBlock b;
+    EXPECT_EQ(cursor.Next(INT64_MAX, 100, &b), WindowCursor::Result::kBlock);
+    dropped_total_ = cursor.dropped_total();
+    return b;
+  }
+  store::SeriesStore store_{Opts()};
+  int64_t dropped_total_ = 0;
+};
+
+TEST_F(FillTest, NanMaskMarksGaps) {
+  RowBlock b = Run(Fill::kNanMask);
+  auto a = Column(b, 2, 0);
+  EXPECT_TRUE(std::isnan(a[2]) && std::isnan(a[3]));
+  EXPECT_THAT(b.mask, ElementsAre(1, 1, 1, 1, 0, 1, 0, 1, 1, 1));
+  EXPECT_THAT(Column(b, 2, 1), ElementsAre(10, 20, 30, 40, 50));
+}
+
+TEST_F(FillTest, PreviousCarriesLastValueWithMaskZero) {
+  RowBlock b = Run(Fill::kPrevious);
+  EXPECT_THAT(Column(b, 2, 0), ElementsAre(1, 2, 2, 2, 5));
+  EXPECT_THAT(b.mask, ElementsAre(1, 1, 1, 1, 0, 1, 0, 1, 1, 1));
+}
+
+TEST_F(FillTest, ZeroFillsZero) {
+  RowBlock b = Run(Fill::kZero);
+  EXPECT_THAT(Column(b, 2, 0), ElementsAre(1, 2, 0, 0, 5));
+}
+
+TEST_F(FillTest, DropRemovesAndCountsWindowsWithGaps) {
+  // Windows of 2 rows: [1,2] ok, [2,3] gap, [3,4] gap, [4,5] gap.
+  RowBlock b = Run(Fill::kDrop, /*window=*/2);
+  EXPECT_EQ(b.first_window, 0);
+  EXPECT_EQ(b.window_count, 4);
+  EXPECT_THAT(b.dropped_windows, ElementsAre(1, 2, 3));
+  EXPECT_EQ(dropped_total_, 3);
+}
+
+TEST_F(FillTest, NoDroppedWindowsUnderOtherPolicies) {
+  RowBlock b = Run(Fill::kNanMask, /*window=*/2);
+  EXPECT_EQ(b.window_count, 4);
+  EXPECT_THAT(b.dropped_windows, IsEmpty());
+}
+
+TEST(WindowCursorTest, WindowsAndShiftAcrossBlocks) {
+  store::SeriesStore store(Opts());
+  std::vector<Sample> s;
+  for (int64_t t = 0; t < 20; ++t) s.push_back({t * 1000, double(t)});
+  Put(store, "a", s);
+  // W=4, shift=3: window k = rows [3k, 3k+4); rows 0..19 -> windows 0..5 (last ends at 18).
+  WindowCursor cursor({Get(store, "a")}, Spec(0, 19'000, 4, 3));
+  std::vector<std::pair<int64_t, int32_t>> completed;
+  RowBlock b;
+  int64_t rows = 0;
+  while (cursor.Next(INT64_MAX, 5, &b) == WindowCursor::Result::kBlock) {
+    EXPECT_EQ(b.first_row, rows);
+    rows += b.rows;
+    if (b.window_count > 0) completed.emplace_back(b.first_window, b.window_count);
+  }
+  EXPECT_EQ(rows, 20);
+  // Blocks of 5 rows: rows 0-4 complete window 0 (ends row 3); 5-9: windows 1 (6), 2 (9);
+  // 10-14: window 3 (12); 15-19: windows 4 (15), 5 (18).
+  EXPECT_THAT(completed, ElementsAre(std::pair<int64_t, int32_t>{0, 1},
+                                     std::pair<int64_t, int32_t>{1, 2},
+                                     std::pair<int64_t, int32_t>{3, 1},
+                                     std::pair<int64_t, int32_t>{4, 2}));
+}
+
+TEST(WindowCursorTest, FollowEmitsOnlyCompleteRowsAndNeverRevises) {
+  store::SeriesStore store(Opts());
+  Put(store, "a", {{1000, 1}, {2000, 2}});
+  store::SeriesPtr a = Get(store, "a");
+  WindowCursor cursor({a}, Spec(1000, kFollowEnd));
+  RowBlock b;
+  // Newest sample at 2 s: only rows < 2 s are final.
+  ASSERT_EQ(cursor.Next(CompleteThrough(store, {a}), 100, &b), WindowCursor::Result::kBlock);
+  EXPECT_THAT(b.time_ms, ElementsAre(1000));
+  EXPECT_EQ(cursor.Next(CompleteThrough(store, {a}), 100, &b), WindowCursor::Result::kWait);
+  // A later sample makes 2 s final (and 3 s too, with 3.5 s newest).
+  store.Append(SeriesLabels("a"), std::vector<Sample>{{3500, 3}});
+  ASSERT_EQ(cursor.Next(CompleteThrough(store, {a}), 100, &b), WindowCursor::Result::kBlock);
+  EXPECT_THAT(b.time_ms, ElementsAre(2000, 3000));
+  EXPECT_THAT(Column(b, 1, 0), ElementsAre(2, 2));
+  // The poll horizon alone completes rows for a series that stopped reporting.
+  store.AdvanceCompleteThrough(6000);
+  ASSERT_EQ(cursor.Next(CompleteThrough(store, {a}), 100, &b), WindowCursor::Result::kBlock);
+  EXPECT_THAT(b.time_ms, ElementsAre(4000, 5000, 6000));
+  EXPECT_THAT(b.mask, ElementsAre(1, 1, 0));
+  EXPECT_EQ(cursor.Next(CompleteThrough(store, {a}), 100, &b), WindowCursor::Result::kWait);
+}
+
+TEST(CompleteThroughTest, SlowestFeatureOrPollHorizonDecides) {
+  store::SeriesStore store(Opts());
+  Put(store, "a", {{5000, 1}});
+  Put(store, "b", {{9000, 1}});
+  EXPECT_EQ(CompleteThrough(store, {Get(store, "a"), Get(store, "b")}), 4999);
+  store.AdvanceCompleteThrough(7000);
+  EXPECT_EQ(CompleteThrough(store, {Get(store, "a"), Get(store, "b")}), 7000);
+  EXPECT_EQ(CompleteThrough(store, {Get(store, "b")}), 8999);
+}
+
+TEST(WindowCursorTest, SlowReaderIsToldHowManyWindowsItLost) {
+  // Ring of ~10 s at 1 s spacing.
+  store::SeriesStore store({.retention_ms = 10'000, .interval_ms = 1000, .max_series = 10});
+  const Labels labels = SeriesLabels("a");
+  for (int64_t t = 1; t <= 5; ++t) store.Append(labels, std::vector<Sample>{{t * 1000, 1}});
+  store.Publish();
+  store::SeriesPtr a = Get(store, "a");
+  const size_t capacity = a->ring().capacity();
+  WindowSpec spec = Spec(1000, kFollowEnd, /*window=*/3, /*shift=*/1);
+  spec.lookback_ms = 1000;
+  WindowCursor cursor({a}, spec);
+  RowBlock b;
+  ASSERT_EQ(cursor.Next(CompleteThrough(store, {a}), 100, &b), WindowCursor::Result::kBlock);
+  EXPECT_EQ(b.rows, 4);  // 1..4 s (5 s is the newest sample: not final).
+  EXPECT_EQ(b.window_count, 2);  // Windows 0 (rows 0-2) and 1 (rows 1-3).
+  // The reader pauses while the ring turns over several times.
+  const int64_t last = 5 + 3 * static_cast<int64_t>(capacity);
+  for (int64_t t = 6; t <= last; ++t) store.Append(labels, std::vector<Sample>{{t * 1000, 1}});
+  ASSERT_EQ(cursor.Next(CompleteThrough(store, {a}), 1000, &b), WindowCursor::Result::kBlock);
+  EXPECT_GT(b.lost_windows, 0);
+  EXPECT_GT(b.first_row, 4);  // Jumped forward.
+  const int64_t oldest = a->ring().oldest_time_ms();
+  EXPECT_GE(cursor.RowTime(b.first_row) - spec.lookback_ms, oldest - 1);
+  // Windows resume at the first one that starts at or after the jump; none is double counted.
+  EXPECT_EQ(b.first_window, (b.first_row + 0) / 1);
+  EXPECT_EQ(b.lost_windows, b.first_window - 2);
+  EXPECT_EQ(cursor.lost_total(), b.lost_windows);
+  EXPECT_TRUE(b.all_present);
+}
+
+TEST(WindowCursorTest, LossBeyondEndIsStillReported) {
+  store::SeriesStore store({.retention_ms = 5000, .interval_ms = 1000, .max_series = 10});
+  const Labels labels = SeriesLabels("a");
+  store.Append(labels, std::vector<Sample>{{1000, 1}});
+  store.Publish();
+  store::SeriesPtr a = Get(store, "a");
+  WindowCursor cursor({a}, Spec(1000, 3000));
+  for (int64_t t = 2; t <= 100; ++t) store.Append(labels, std::vector<Sample>{{t * 1000, 1}});
+  RowBlock b;
+  ASSERT_EQ(cursor.Next(INT64_MAX, 100, &b), WindowCursor::Result::kBlock);
+  EXPECT_EQ(b.rows, 0);
+  EXPECT_EQ(b.lost_windows, 3);
+  EXPECT_EQ(cursor.Next(INT64_MAX, 100, &b), WindowCursor::Result::kEnd);
+}
+
+}  // namespace
+}  // namespace promfeed::window
