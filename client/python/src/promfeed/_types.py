@@ -1,0 +1,145 @@
+"""Plain data types returned by the promfeed reader (numpy arrays, no protobuf objects)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from promfeed.v1 import metric_feed_pb2 as pb
+
+__all__ = ["Fill", "ReadRangeResult", "Series", "StreamHeader", "WindowBatch"]
+
+
+class Fill(str, enum.Enum):
+    """What a grid point without a sample becomes (proto `Fill`)."""
+
+    NAN = "nan"  # NaN in values, False in mask (daemon default)
+    PREVIOUS = "previous"  # previous grid value of the same feature; mask False
+    ZERO = "zero"  # 0.0; mask False
+    DROP = "drop"  # windows with any missing value are dropped and reported
+
+    def to_proto(self) -> int:
+        return {
+            Fill.NAN: pb.NAN_MASK,
+            Fill.PREVIOUS: pb.PREVIOUS,
+            Fill.ZERO: pb.ZERO,
+            Fill.DROP: pb.DROP,
+        }[self]
+
+    @classmethod
+    def from_proto(cls, value: int) -> Fill:
+        return {
+            pb.FILL_UNSPECIFIED: Fill.NAN,
+            pb.NAN_MASK: Fill.NAN,
+            pb.PREVIOUS: Fill.PREVIOUS,
+            pb.ZERO: Fill.ZERO,
+            pb.DROP: Fill.DROP,
+        }[value]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series: its full label set (the identity) and what the daemon holds of it."""
+
+    labels: Mapping[str, str]
+    samples_held: int = 0
+    oldest_time_ms: int = 0
+    newest_time_ms: int = 0
+
+    @property
+    def name(self) -> str:
+        """The metric name (`__name__`), or "" when absent."""
+        return self.labels.get("__name__", "")
+
+    @property
+    def job(self) -> str:
+        return self.labels.get("job", "")
+
+    @property
+    def instance(self) -> str:
+        return self.labels.get("instance", "")
+
+    def key(self) -> tuple[tuple[str, str], ...]:
+        """Hashable identity: the sorted label pairs."""
+        return tuple(sorted(self.labels.items()))
+
+    def __str__(self) -> str:
+        inner = ",".join(
+            f'{k}="{_escape(v)}"' for k, v in sorted(self.labels.items()) if k != "__name__"
+        )
+        return f"{self.name}{{{inner}}}"
+
+    @classmethod
+    def from_proto(cls, s: pb.Series) -> Series:
+        return cls(
+            labels={lab.name: lab.value for lab in s.labels},
+            samples_held=s.samples_held,
+            oldest_time_ms=s.oldest_time_ms,
+            newest_time_ms=s.newest_time_ms,
+        )
+
+
+def _escape(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@dataclass(frozen=True)
+class ReadRangeResult:
+    """Series sampled on a grid.
+
+    time_ms: int64[R] grid times; values: float64[R, S] (NaN where missing);
+    mask: bool[R, S] (True where a real sample); series: the S columns, in order.
+    """
+
+    series: list[Series]
+    time_ms: np.ndarray
+    values: np.ndarray
+    mask: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.time_ms.shape[0])
+
+
+@dataclass(frozen=True)
+class StreamHeader:
+    """What a StreamWindows stream's rows mean (proto `WindowHeader`)."""
+
+    features: list[Series]
+    feature_selector_index: list[int]
+    step_ms: int
+    lookback_ms: int
+    window: int
+    shift: int
+    fill: Fill
+    dtype: np.dtype
+    start_time_ms: int
+    end_time_ms: int
+
+    @property
+    def num_features(self) -> int:
+        return len(self.features)
+
+
+@dataclass(frozen=True)
+class WindowBatch:
+    """The windows one stream message completed.
+
+    x: [N, W, F] values (a zero-copy view over the received rows unless windows were dropped);
+    time_ms: int64[N, W]; mask: bool[N, W, F], or None when every value is a real sample;
+    index: int64[N] window indices (window k spans rows [k*shift, k*shift + W)).
+    dropped: indices the DROP policy removed in this message; lost: windows lost just before
+    this message because the reader fell behind the daemon's ring.
+    """
+
+    x: np.ndarray
+    time_ms: np.ndarray
+    index: np.ndarray
+    mask: np.ndarray | None = None
+    dropped: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    lost: int = 0
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
