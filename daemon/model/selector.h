@@ -3,6 +3,7 @@
 #ifndef PROMFEED_MODEL_SELECTOR_H_
 #define PROMFEED_MODEL_SELECTOR_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,6 +38,10 @@ class Selector {
   // column (1-based) and what was expected, e.g. "column 7: expected '=', '!=', '=~' or '!~'".
   // Like Prometheus, a selector must have at least one matcher that does not match "".
   static absl::StatusOr<Selector> Parse(std::string_view text);
+  // As Parse; on failure also sets *error_offset to the 0-based byte offset in `text` that the
+  // message's column refers to (0 for errors about the whole selector), so that callers can
+  // point into the file the selector came from. REQUIRES: error_offset != nullptr.
+  static absl::StatusOr<Selector> Parse(std::string_view text, size_t* error_offset);
 
   bool Matches(const Labels& labels) const;
 
