@@ -1,0 +1,57 @@
+"""Column resolution shared by promfeed.tf and promfeed.tfio (no TensorFlow here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from promfeed._types import Series
+from promfeed.client import Client
+from promfeed.errors import NotFoundError
+
+Key = tuple[tuple[str, str], ...]
+
+
+def resolve_columns(client: Client, selectors: Sequence[str]) -> list[Series]:
+    """The columns a request for `selectors` yields: matched series in selector order, then
+    label-set order, each series once. Raises NotFoundError when a selector matches nothing."""
+    cols: list[Series] = []
+    seen: set[Key] = set()
+    for sel in selectors:
+        found = client.series([sel])
+        if not found:
+            raise NotFoundError(
+                f"selector {sel} matches no series the daemon holds; check the daemon's "
+                "inputs (config `inputs:`) and the selector",
+                target=client.target, method="ListSeries",
+            )
+        for s in found:
+            if s.key() not in seen:
+                seen.add(s.key())
+                cols.append(s)
+    return cols
+
+
+class ColumnMap:
+    """Maps the columns a stream actually carries onto a fixed expected column list.
+
+    Series that the stream lacks become NaN columns; extra series are ignored. When the
+    stream's columns equal the expected ones, `apply` returns its input unchanged (no copy).
+    """
+
+    def __init__(self, expected: Sequence[Key], actual: Sequence[Key]) -> None:
+        pos = {k: i for i, k in enumerate(actual)}
+        self.identity = list(expected) == list(actual)
+        self.index = np.array([pos.get(k, -1) for k in expected], dtype=np.int64)
+        self.missing = self.index < 0
+
+    def apply(self, values: np.ndarray, axis: int = -1) -> np.ndarray:
+        if self.identity:
+            return values
+        out = np.take(values, np.where(self.missing, 0, self.index), axis=axis)
+        if self.missing.any():
+            sl = [slice(None)] * out.ndim
+            sl[axis] = self.missing
+            out[tuple(sl)] = np.nan
+        return out
