@@ -38,8 +38,9 @@ DEFAULT_INPUTS: list[dict[str, str]] = [
 ]
 
 
-def daemon_config(prom_url: str, inputs: list[dict[str, str]] | None = None,
-                  **overrides: Any) -> dict[str, Any]:
+def daemon_config(
+    prom_url: str, inputs: list[dict[str, str]] | None = None, **overrides: Any
+) -> dict[str, Any]:
     """A daemon config dict for `prom_url` (the shape the daemon's config file takes)."""
     cfg: dict[str, Any] = {
         "global": {"poll_interval": "1s", "backfill": "10m"},
@@ -80,9 +81,12 @@ def _require_daemon() -> None:
 @pytest.fixture(scope="session")
 def prom_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromStack]:
     d = tmp_path_factory.mktemp("prom-stack")
-    with procs.start_node_exporter(d / "node-exporter") as ne, \
-            procs.start_prometheus(d / "prometheus", scrape_interval="1s",
-                                   targets={"node": [ne.address]}) as prom:
+    with (
+        procs.start_node_exporter(d / "node-exporter") as ne,
+        procs.start_prometheus(
+            d / "prometheus", scrape_interval="1s", targets={"node": [ne.address]}
+        ) as prom,
+    ):
         yield PromStack(prometheus=prom, node_exporter=ne)
 
 
@@ -103,8 +107,7 @@ def daemon_factory(tmp_path: Any, prom_stack: PromStack) -> Iterator[Callable[..
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory, prom_stack: PromStack
-           ) -> Iterator[procs.Proc]:
+def daemon(tmp_path_factory: pytest.TempPathFactory, prom_stack: PromStack) -> Iterator[procs.Proc]:
     _require_daemon()
     d = tmp_path_factory.mktemp("promfeed")
     with procs.start_daemon(daemon_config(prom_stack.prometheus.url), d) as p:

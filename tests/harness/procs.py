@@ -52,8 +52,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.1,
-               on_timeout: Callable[[], str] | None = None) -> Any:
+def wait_until(
+    cond: Callable[[], Any],
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+    on_timeout: Callable[[], str] | None = None,
+) -> Any:
     """Polls cond() until it returns a truthy value (returned) or `timeout` s pass
     (ProcError naming `what`, plus on_timeout()'s text). Exceptions from cond count as False."""
     deadline = time.monotonic() + timeout
@@ -65,13 +70,15 @@ def wait_until(cond: Callable[[], Any], timeout: float, what: str, interval: flo
                 return v
         except ProcError:
             raise
-        except Exception as e:  # noqa: BLE001 - retried until the deadline
+        except Exception as e:
             last_exc = e
         if time.monotonic() >= deadline:
             extra = on_timeout() if on_timeout else ""
-            raise ProcError(f"timed out after {timeout:.0f}s waiting for {what}"
-                            + (f" (last error: {last_exc})" if last_exc else "")
-                            + (f"\n{extra}" if extra else ""))
+            raise ProcError(
+                f"timed out after {timeout:.0f}s waiting for {what}"
+                + (f" (last error: {last_exc})" if last_exc else "")
+                + (f"\n{extra}" if extra else "")
+            )
         time.sleep(interval)
 
 
@@ -93,10 +100,14 @@ class Proc:
         self.log_path = workdir / f"{name}.log"
         self.attrs = attrs
         self.__dict__.update(attrs)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(
-            argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            argv,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.pid = self.popen.pid
         self.exit_code: int | None = None
@@ -115,8 +126,10 @@ class Proc:
 
     def describe(self) -> str:
         state = "running" if self.alive() else f"exited with {self.popen.returncode}"
-        return (f"--- {self.name} (pid {self.pid}, {state}) {' '.join(self.argv)}\n"
-                f"--- log {self.log_path}:\n{self.log_tail()}")
+        return (
+            f"--- {self.name} (pid {self.pid}, {state}) {' '.join(self.argv)}\n"
+            f"--- log {self.log_path}:\n{self.log_tail()}"
+        )
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, wait up to `timeout` s, then SIGKILL. Returns the exit code."""
@@ -158,8 +171,9 @@ def _http_ok(url: str) -> bool:
         return r.status == 200
 
 
-def _start_with_retry(start: Callable[[], Proc], ready: Callable[[Proc], None],
-                      attempts: int = 3) -> Proc:
+def _start_with_retry(
+    start: Callable[[], Proc], ready: Callable[[Proc], None], attempts: int = 3
+) -> Proc:
     """Starts and waits for readiness; retries when a picked port was taken meanwhile."""
     for i in range(attempts):
         p = start()
@@ -173,8 +187,9 @@ def _start_with_retry(start: Callable[[], Proc], ready: Callable[[Proc], None],
     raise AssertionError("unreachable")
 
 
-def start_node_exporter(workdir: str | os.PathLike, timeout: float = 30.0,
-                        binary: str | None = None) -> Proc:
+def start_node_exporter(
+    workdir: str | os.PathLike, timeout: float = 30.0, binary: str | None = None
+) -> Proc:
     """Starts prometheus-node-exporter on 127.0.0.1:<free port>; waits until /metrics
     answers. The Proc has .address ("127.0.0.1:P") and .url."""
     wd = Path(workdir)
@@ -184,8 +199,14 @@ def start_node_exporter(workdir: str | os.PathLike, timeout: float = 30.0,
     def start() -> Proc:
         port = free_port()
         addr = f"127.0.0.1:{port}"
-        return Proc("node-exporter", [exe, f"--web.listen-address={addr}"], wd,
-                    address=addr, url=f"http://{addr}", port=port)
+        return Proc(
+            "node-exporter",
+            [exe, f"--web.listen-address={addr}"],
+            wd,
+            address=addr,
+            url=f"http://{addr}",
+            port=port,
+        )
 
     def ready(p: Proc) -> None:
         def ok() -> bool:
@@ -225,18 +246,39 @@ def start_prometheus(
         port = free_port()
         addr = f"127.0.0.1:{port}"
         jobs = {"prometheus": [addr], **jobs_extra}
-        lines = ["global:", f"  scrape_interval: {scrape_interval}",
-                 f"  evaluation_interval: {scrape_interval}", "scrape_configs:"]
+        lines = [
+            "global:",
+            f"  scrape_interval: {scrape_interval}",
+            f"  evaluation_interval: {scrape_interval}",
+            "scrape_configs:",
+        ]
         for job, tg in jobs.items():
-            lines += [f"  - job_name: {json.dumps(job)}", "    static_configs:",
-                      f"      - targets: {json.dumps(tg)}"]
+            lines += [
+                f"  - job_name: {json.dumps(job)}",
+                "    static_configs:",
+                f"      - targets: {json.dumps(tg)}",
+            ]
         cfg = wd / "prometheus.yml"
         cfg.write_text("\n".join(lines) + "\n")
-        argv = [exe, f"--config.file={cfg}", f"--storage.tsdb.path={wd / 'prometheus-data'}",
-                f"--web.listen-address={addr}", "--web.enable-lifecycle",
-                "--log.level=info", *extra_args]
-        return Proc("prometheus", argv, wd, address=addr, url=f"http://{addr}", port=port,
-                    jobs=sorted(jobs), config_path=cfg)
+        argv = [
+            exe,
+            f"--config.file={cfg}",
+            f"--storage.tsdb.path={wd / 'prometheus-data'}",
+            f"--web.listen-address={addr}",
+            "--web.enable-lifecycle",
+            "--log.level=info",
+            *extra_args,
+        ]
+        return Proc(
+            "prometheus",
+            argv,
+            wd,
+            address=addr,
+            url=f"http://{addr}",
+            port=port,
+            jobs=sorted(jobs),
+            config_path=cfg,
+        )
 
     def ready(p: Proc) -> None:
         from tests.harness import promql
@@ -248,8 +290,7 @@ def start_prometheus(
             return set(p.jobs) <= got
 
         try:
-            wait_until(up_for_all_jobs, timeout, f"`up` samples for jobs {p.jobs}",
-                       interval=0.2)
+            wait_until(up_for_all_jobs, timeout, f"`up` samples for jobs {p.jobs}", interval=0.2)
         except ProcError as e:
             if p.alive():
                 raise _fail(p, str(e)) from None
@@ -299,17 +340,28 @@ def start_daemon(
         gport, wport = free_port(), free_port()
         while wport == gport:
             wport = free_port()
-        argv = [str(exe), f"--config.file={cfg}", f"--grpc.listen-address=127.0.0.1:{gport}",
-                f"--web.listen-address=127.0.0.1:{wport}", *extra_args]
-        return Proc("promfeed", argv, wd, target=f"127.0.0.1:{gport}",
-                    web_url=f"http://127.0.0.1:{wport}", grpc_port=gport, web_port=wport,
-                    config_path=cfg)
+        argv = [
+            str(exe),
+            f"--config.file={cfg}",
+            f"--grpc.listen-address=127.0.0.1:{gport}",
+            f"--web.listen-address=127.0.0.1:{wport}",
+            *extra_args,
+        ]
+        return Proc(
+            "promfeed",
+            argv,
+            wd,
+            target=f"127.0.0.1:{gport}",
+            web_url=f"http://127.0.0.1:{wport}",
+            grpc_port=gport,
+            web_port=wport,
+            config_path=cfg,
+        )
 
     def ready(p: Proc) -> None:
         if not wait_ready:
             return
         import grpc
-
         from promfeed.v1 import metric_feed_pb2 as pb
         from promfeed.v1 import metric_feed_pb2_grpc as pb_grpc
 
@@ -322,8 +374,9 @@ def start_daemon(
                 return stub.GetStatus(pb.GetStatusRequest(), timeout=2).ready
 
             try:
-                wait_until(is_ready, timeout, f"promfeed at {p.target} GetStatus.ready",
-                           interval=0.2)
+                wait_until(
+                    is_ready, timeout, f"promfeed at {p.target} GetStatus.ready", interval=0.2
+                )
             except ProcError as e:
                 if p.alive():
                     raise _fail(p, str(e)) from None

@@ -51,9 +51,17 @@ def query_range(
     base_url: str, expr: str, start_ms: int, end_ms: int, step_ms: int, timeout: float = 10.0
 ) -> dict[tuple, dict[int, float]]:
     """Range query; returns {series key: {time_ms: value}}."""
-    data = _get(base_url, "/api/v1/query_range", {
-        "query": expr, "start": _ts(start_ms), "end": _ts(end_ms), "step": f"{step_ms / 1000}s",
-    }, timeout)
+    data = _get(
+        base_url,
+        "/api/v1/query_range",
+        {
+            "query": expr,
+            "start": _ts(start_ms),
+            "end": _ts(end_ms),
+            "step": f"{step_ms / 1000}s",
+        },
+        timeout,
+    )
     return {
         series_key(r["metric"]): {int(round(float(t) * 1000)): float(v) for t, v in r["values"]}
         for r in data["result"]
@@ -74,8 +82,9 @@ def raw_samples(
     return out
 
 
-def grid_from_raw(times: list[int], values: list[float], grid: list[int], lookback_ms: int
-                  ) -> list[float]:
+def grid_from_raw(
+    times: list[int], values: list[float], grid: list[int], lookback_ms: int
+) -> list[float]:
     """The promfeed grid value at each t: newest sample in (t - lookback, t], else NaN."""
     out = []
     j = 0

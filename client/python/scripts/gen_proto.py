@@ -53,7 +53,11 @@ def check() -> int:
         for name in GENERATED:
             fresh = (Path(tmp) / "promfeed/v1" / name).read_text().splitlines(keepends=True)
             committed_path = OUT_DIR / "promfeed/v1" / name
-            committed = committed_path.read_text().splitlines(keepends=True) if committed_path.exists() else []
+            committed = (
+                committed_path.read_text().splitlines(keepends=True)
+                if committed_path.exists()
+                else []
+            )
             if fresh != committed:
                 bad += 1
                 sys.stdout.writelines(

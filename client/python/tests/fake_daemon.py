@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
-
 from promfeed.v1 import metric_feed_pb2 as pb
 from promfeed.v1 import metric_feed_pb2_grpc as pb_grpc
 
@@ -128,7 +127,7 @@ class FakeMetricFeed(pb_grpc.MetricFeedServicer):
     def ListSeries(self, request, context):
         self._maybe_fail(context)
         out = []
-        for sel in request.selectors or ["{__name__=~\".+\"}"]:
+        for sel in request.selectors or ['{__name__=~".+"}']:
             try:
                 ms = parse_selector(sel)
             except ValueError as e:
@@ -139,9 +138,13 @@ class FakeMetricFeed(pb_grpc.MetricFeedServicer):
 
     def GetStatus(self, request, context):
         return pb.GetStatusResponse(
-            version="fake", ready=True, upstream_state=pb.UP,
-            active_streams=self.st.active_streams, poll_interval_ms=self.st.step_ms,
-            series_count=len(self.st.series), complete_through_ms=self.st.now_ms,
+            version="fake",
+            ready=True,
+            upstream_state=pb.UP,
+            active_streams=self.st.active_streams,
+            poll_interval_ms=self.st.step_ms,
+            series_count=len(self.st.series),
+            complete_through_ms=self.st.now_ms,
         )
 
     def _grid(self, start, end, step):
@@ -157,8 +160,11 @@ class FakeMetricFeed(pb_grpc.MetricFeedServicer):
         step = request.step_ms or self.st.step_ms
         lb = request.lookback_ms or 2 * step
         grid = self._grid(request.start_ms, request.end_ms or self.st.now_ms, step)
-        vals = np.stack([grid_values(s, grid, lb) for s in cols], axis=1) if cols else \
-            np.zeros((len(grid), 0))
+        vals = (
+            np.stack([grid_values(s, grid, lb) for s in cols], axis=1)
+            if cols
+            else np.zeros((len(grid), 0))
+        )
         per = request.max_rows_per_message or 1000
         with self.st.lock:
             self.st.active_streams += 1
@@ -199,14 +205,28 @@ class FakeMetricFeed(pb_grpc.MetricFeedServicer):
         with self.st.lock:
             self.st.active_streams += 1
         try:
-            yield pb.StreamWindowsResponse(header=pb.WindowHeader(
-                features=[s.proto() for s in cols], feature_selector_index=[0] * len(cols),
-                step_ms=step, lookback_ms=lb, window=w, shift=shift, fill=fill, dtype=request.dtype
-                or pb.FLOAT32, start_time_ms=int(grid[0]) if len(grid) else start,
-                end_time_ms=0 if request.follow else (int(grid[-1]) if len(grid) else 0)))
+            yield pb.StreamWindowsResponse(
+                header=pb.WindowHeader(
+                    features=[s.proto() for s in cols],
+                    feature_selector_index=[0] * len(cols),
+                    step_ms=step,
+                    lookback_ms=lb,
+                    window=w,
+                    shift=shift,
+                    fill=fill,
+                    dtype=request.dtype or pb.FLOAT32,
+                    start_time_ms=int(grid[0]) if len(grid) else start,
+                    end_time_ms=0 if request.follow else (int(grid[-1]) if len(grid) else 0),
+                )
+            )
             t0 = int(grid[0]) if len(grid) else start
-            state = {"prev": np.full(len(cols), np.nan), "dropped": 0, "lost": 0, "next": 0,
-                     "bad": np.zeros(0, bool)}
+            state = {
+                "prev": np.full(len(cols), np.nan),
+                "dropped": 0,
+                "lost": 0,
+                "next": 0,
+                "bad": np.zeros(0, bool),
+            }
 
             def block(rows_t: np.ndarray, first_row: int, lost: int) -> pb.StreamWindowsResponse:
                 raw = np.stack([grid_values(s, rows_t, lb) for s in cols], axis=1)
@@ -233,20 +253,27 @@ class FakeMetricFeed(pb_grpc.MetricFeedServicer):
                 if fill == pb.DROP:
                     for k in range(k_lo, k_lo + n):
                         a = k * shift - state["base"]
-                        if state["bad"][a:a + w].any():
+                        if state["bad"][a : a + w].any():
                             dropped.append(k)
                 state["dropped"] += len(dropped)
                 state["lost"] += lost
                 if n:
                     state["next"] = k_lo + n
-                return pb.StreamWindowsResponse(rows=pb.RowBlock(
-                    first_row_index=first_row, row_count=len(rows_t),
-                    time_ms=rows_t.astype("<i8").tobytes(),
-                    values=vals.astype(dt).tobytes(),
-                    mask=b"" if real.all() else real.astype(np.uint8).tobytes(),
-                    first_window_index=k_lo if n else 0, window_count=n,
-                    dropped_window_indices=dropped, lost_windows=lost,
-                    dropped_windows_total=state["dropped"], lost_windows_total=state["lost"]))
+                return pb.StreamWindowsResponse(
+                    rows=pb.RowBlock(
+                        first_row_index=first_row,
+                        row_count=len(rows_t),
+                        time_ms=rows_t.astype("<i8").tobytes(),
+                        values=vals.astype(dt).tobytes(),
+                        mask=b"" if real.all() else real.astype(np.uint8).tobytes(),
+                        first_window_index=k_lo if n else 0,
+                        window_count=n,
+                        dropped_window_indices=dropped,
+                        lost_windows=lost,
+                        dropped_windows_total=state["dropped"],
+                        lost_windows_total=state["lost"],
+                    )
+                )
 
             r = 0
             loss_at = self.st.loss_after_rows

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
-
 from promfeed._decode import WindowAssembler
 from promfeed._types import Fill, StreamHeader
 from promfeed.errors import ProtocolError
@@ -15,24 +14,44 @@ STEP = 1000
 
 
 def header(w: int, shift: int, f: int, dtype=np.float32) -> StreamHeader:
-    return StreamHeader(features=[None] * f, feature_selector_index=[0] * f, step_ms=STEP,
-                        lookback_ms=2 * STEP, window=w, shift=shift, fill=Fill.NAN,
-                        dtype=np.dtype(dtype), start_time_ms=0, end_time_ms=0)
+    return StreamHeader(
+        features=[None] * f,
+        feature_selector_index=[0] * f,
+        step_ms=STEP,
+        lookback_ms=2 * STEP,
+        window=w,
+        shift=shift,
+        fill=Fill.NAN,
+        dtype=np.dtype(dtype),
+        start_time_ms=0,
+        end_time_ms=0,
+    )
 
 
-def rows_block(vals: np.ndarray, first: int, w: int, shift: int, next_window: int,
-               mask: np.ndarray | None = None, **kw) -> tuple[pb.RowBlock, int]:
+def rows_block(
+    vals: np.ndarray,
+    first: int,
+    w: int,
+    shift: int,
+    next_window: int,
+    mask: np.ndarray | None = None,
+    **kw,
+) -> tuple[pb.RowBlock, int]:
     """A RowBlock for rows [first, first+len) that completes every window it can."""
     r = len(vals)
     last = first + r - 1
     k_hi = (last - w + 1) // shift if last - w + 1 >= 0 else -1
     n = max(0, k_hi - next_window + 1)
     b = pb.RowBlock(
-        first_row_index=first, row_count=r,
+        first_row_index=first,
+        row_count=r,
         time_ms=(np.arange(first, first + r, dtype="<i8") * STEP).tobytes(),
         values=np.ascontiguousarray(vals).tobytes(),
         mask=b"" if mask is None else mask.astype(np.uint8).tobytes(),
-        first_window_index=next_window if n else 0, window_count=n, **kw)
+        first_window_index=next_window if n else 0,
+        window_count=n,
+        **kw,
+    )
     return b, next_window + n
 
 
@@ -40,14 +59,17 @@ def reference(all_rows: np.ndarray, w: int, shift: int) -> np.ndarray:
     return sliding_window_view(all_rows, w, axis=0)[::shift].swapaxes(1, 2)
 
 
-@pytest.mark.parametrize("w,shift,f,splits", [
-    (1, 1, 1, [5, 5]),
-    (3, 1, 2, [1, 1, 1, 1, 1, 1, 1]),
-    (5, 2, 3, [2, 7, 1, 3, 9]),
-    (4, 6, 2, [5, 5, 5, 5, 5]),       # shift > window: rows between windows are skipped
-    (10, 1, 1, [3, 3, 3, 3, 3, 3]),    # windows span several messages
-    (2, 1, 4, [40]),
-])
+@pytest.mark.parametrize(
+    "w,shift,f,splits",
+    [
+        (1, 1, 1, [5, 5]),
+        (3, 1, 2, [1, 1, 1, 1, 1, 1, 1]),
+        (5, 2, 3, [2, 7, 1, 3, 9]),
+        (4, 6, 2, [5, 5, 5, 5, 5]),  # shift > window: rows between windows are skipped
+        (10, 1, 1, [3, 3, 3, 3, 3, 3]),  # windows span several messages
+        (2, 1, 4, [40]),
+    ],
+)
 def test_windows_across_message_boundaries_equal_reference(w, shift, f, splits):
     rng = np.random.default_rng(0)
     total = sum(splits)
@@ -56,7 +78,7 @@ def test_windows_across_message_boundaries_equal_reference(w, shift, f, splits):
     got, idx = [], []
     first, nxt = 0, 0
     for r in splits:
-        b, nxt = rows_block(data[first:first + r], first, w, shift, nxt)
+        b, nxt = rows_block(data[first : first + r], first, w, shift, nxt)
         out = asm.feed(b)
         if out is not None:
             got.append(out.x)
@@ -86,8 +108,7 @@ def test_single_message_windows_are_zero_copy_views():
 def test_dropped_windows_are_removed_and_reported():
     data = np.arange(10, dtype=np.float64).reshape(10, 1)
     asm = WindowAssembler(header(2, 1, 1, np.float64))
-    b, _ = rows_block(data, 0, 2, 1, 0, dropped_window_indices=[3, 4],
-                      dropped_windows_total=2)
+    b, _ = rows_block(data, 0, 2, 1, 0, dropped_window_indices=[3, 4], dropped_windows_total=2)
     out = asm.feed(b)
     assert list(out.index) == [0, 1, 2, 5, 6, 7, 8]
     assert list(out.dropped) == [3, 4]
@@ -99,7 +120,7 @@ def test_loss_jump_discards_held_rows():
     w, shift = 3, 1
     data = np.arange(30, dtype=np.float32).reshape(30, 1)
     asm = WindowAssembler(header(w, shift, 1))
-    b1, nxt = rows_block(data[0:4], 0, w, shift, 0)   # windows 0, 1
+    b1, nxt = rows_block(data[0:4], 0, w, shift, 0)  # windows 0, 1
     o1 = asm.feed(b1)
     assert list(o1.index) == [0, 1]
     # rows 4..9 lost; windows 2..9 can't be formed any more (they need rows < 10)

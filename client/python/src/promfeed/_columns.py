@@ -24,7 +24,8 @@ def resolve_columns(client: Client, selectors: Sequence[str]) -> list[Series]:
             raise NotFoundError(
                 f"selector {sel} matches no series the daemon holds; check the daemon's "
                 "inputs (config `inputs:`) and the selector",
-                target=client.target, method="ListSeries",
+                target=client.target,
+                method="ListSeries",
             )
         for s in found:
             if s.key() not in seen:

@@ -147,7 +147,9 @@ class WindowAssembler:
         if n > 0:
             k0 = block.first_window_index
             if k0 < self._next_window:
-                raise ProtocolError(f"{what} completes window {k0} again (next is {self._next_window})")
+                raise ProtocolError(
+                    f"{what} completes window {k0} again (next is {self._next_window})"
+                )
             s0 = k0 * self._shift - base
             end = (k0 + n - 1) * self._shift + self._w - base
             if s0 < 0 or end > len(cv):
@@ -157,11 +159,13 @@ class WindowAssembler:
                     "are held"
                 )
             stop = s0 + (n - 1) * self._shift + 1
-            x = sliding_window_view(cv, self._w, axis=0)[s0:stop:self._shift].swapaxes(1, 2)
-            tw = sliding_window_view(ct, self._w)[s0:stop:self._shift]
+            x = sliding_window_view(cv, self._w, axis=0)[s0 : stop : self._shift].swapaxes(1, 2)
+            tw = sliding_window_view(ct, self._w)[s0 : stop : self._shift]
             mw = None
             if cm is not None:
-                mw = sliding_window_view(cm, self._w, axis=0)[s0:stop:self._shift].swapaxes(1, 2)
+                mw = sliding_window_view(cm, self._w, axis=0)[s0 : stop : self._shift].swapaxes(
+                    1, 2
+                )
             idx = np.arange(k0, k0 + n, dtype=np.int64)
             if dropped.size:
                 if dropped.min() < k0 or dropped.max() >= k0 + n:
@@ -175,8 +179,9 @@ class WindowAssembler:
                     mw = mw[keep]
             self._next_window = k0 + n
             self.windows_emitted += len(idx)
-            batch = WindowBatch(x=x, time_ms=tw, index=idx, mask=mw, dropped=dropped,
-                                lost=int(block.lost_windows))
+            batch = WindowBatch(
+                x=x, time_ms=tw, index=idx, mask=mw, dropped=dropped, lost=int(block.lost_windows)
+            )
         elif block.lost_windows > 0 or dropped.size:
             batch = WindowBatch(
                 x=np.zeros((0, self._w, self._f), self.header.dtype),

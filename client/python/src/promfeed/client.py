@@ -209,12 +209,18 @@ class Client:
                 elif msg.series:
                     raise errors.ProtocolError(
                         "ReadRangeResponse: series sent again after the first message",
-                        target=self.target, method="ReadRange",
+                        target=self.target,
+                        method="ReadRange",
                     )
                 assert series is not None
                 t, v, m = decode_block(
-                    msg.time_ms, msg.values, msg.mask, msg.row_count, len(series),
-                    np.dtype("<f8"), f"ReadRangeResponse #{i}",
+                    msg.time_ms,
+                    msg.values,
+                    msg.mask,
+                    msg.row_count,
+                    len(series),
+                    np.dtype("<f8"),
+                    f"ReadRangeResponse #{i}",
                 )
                 if m is None:
                     m = ~np.isnan(v)
@@ -249,8 +255,13 @@ class Client:
         vs: list[np.ndarray] = []
         ms: list[np.ndarray] = []
         for block in self.iter_read_range(
-            selectors, start, end, step=step, lookback=lookback,
-            max_rows_per_message=max_rows_per_message, timeout=timeout,
+            selectors,
+            start,
+            end,
+            step=step,
+            lookback=lookback,
+            max_rows_per_message=max_rows_per_message,
+            timeout=timeout,
         ):
             series = block.series
             ts.append(block.time_ms)
@@ -304,7 +315,9 @@ class Client:
         if int(shift) < 1:
             raise ValueError(f"shift must be >= 1, got {shift!r}")
         if stream_timeout < -1:
-            raise ValueError(f"stream_timeout must be -1, 0 or a positive ms count: {stream_timeout}")
+            raise ValueError(
+                f"stream_timeout must be -1, 0 or a positive ms count: {stream_timeout}"
+            )
         np_dtype = np.dtype(dtype)
         if np_dtype == np.float32:
             wire = pb.FLOAT32
@@ -365,7 +378,7 @@ def _pump(call: Any, q: queue.Queue, stop: threading.Event) -> None:
         put(_END)
     except grpc.RpcError as e:
         put(e)
-    except BaseException as e:  # noqa: BLE001 - handed to the consumer
+    except BaseException as e:
         put(e)
 
 
@@ -387,8 +400,10 @@ class WindowStream:
         self._stop = threading.Event()
         self._call = client._open_stream(req)
         self._thread = threading.Thread(
-            target=_pump, args=(self._call, self._q, self._stop),
-            name="promfeed-stream", daemon=True,
+            target=_pump,
+            args=(self._call, self._q, self._stop),
+            name="promfeed-stream",
+            daemon=True,
         )
         self._thread.start()
         first = self._get(timeout=client.timeout, waiting_for="the stream header")
@@ -396,7 +411,9 @@ class WindowStream:
             self.close()
             raise errors.ProtocolError(
                 f"StreamWindows: first message is {first and first.WhichOneof('kind')}, "
-                "want header", target=self.target, method="StreamWindows",
+                "want header",
+                target=self.target,
+                method="StreamWindows",
             )
         self.header: StreamHeader = header_from_proto(first.header)
         self._asm = WindowAssembler(self.header)
@@ -438,7 +455,8 @@ class WindowStream:
                         self.close()
                         raise errors.DeadlineExceededError(
                             f"no stream header within {timeout} s",
-                            target=self.target, method="StreamWindows",
+                            target=self.target,
+                            method="StreamWindows",
                         ) from None
                     return None
                 continue
@@ -465,7 +483,8 @@ class WindowStream:
                     return
                 if msg.WhichOneof("kind") != "rows":
                     raise errors.ProtocolError(
-                        "StreamWindows: a second header arrived", target=self.target,
+                        "StreamWindows: a second header arrived",
+                        target=self.target,
                         method="StreamWindows",
                     )
                 try:
@@ -506,11 +525,18 @@ class WindowStream:
         mask = None
         if any_mask:
             mask = np.concatenate(
-                [m if m is not None else np.ones(x.shape, np.bool_) for m, x in zip(ms, xs)]
+                [
+                    m if m is not None else np.ones(x.shape, np.bool_)
+                    for m, x in zip(ms, xs, strict=False)
+                ]
             )
         return WindowBatch(
-            x=np.concatenate(xs), time_ms=np.concatenate(ts), index=np.concatenate(ix),
-            mask=mask, dropped=np.concatenate(dr), lost=lost,
+            x=np.concatenate(xs),
+            time_ms=np.concatenate(ts),
+            index=np.concatenate(ix),
+            mask=mask,
+            dropped=np.concatenate(dr),
+            lost=lost,
         )
 
     def close(self) -> None:
@@ -521,7 +547,7 @@ class WindowStream:
         self._stop.set()
         try:
             self._call.cancel()
-        except Exception:  # noqa: BLE001 - channel already closed
+        except Exception:
             pass
 
     def __enter__(self) -> WindowStream:
@@ -533,5 +559,5 @@ class WindowStream:
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass

@@ -37,8 +37,10 @@ class WindowsInfo:
         self.target_index = target_index
 
     def __repr__(self) -> str:
-        return (f"WindowsInfo(features={[str(s) for s in self.features]}, "
-                f"targets={[str(s) for s in self.targets]})")
+        return (
+            f"WindowsInfo(features={[str(s) for s in self.features]}, "
+            f"targets={[str(s) for s in self.targets]})"
+        )
 
 
 def _resolve_targets(
@@ -127,9 +129,18 @@ def windows(
         stream = None
         try:
             stream = client.windows(
-                sel, window=w + h, shift=int(shift), step=step, fill=fill, start=start,
-                end=end, follow=follow, stream_timeout=stream_timeout, dtype=np_dtype,
-                lookback=lookback, max_rows_per_message=max_rows_per_message,
+                sel,
+                window=w + h,
+                shift=int(shift),
+                step=step,
+                fill=fill,
+                start=start,
+                end=end,
+                follow=follow,
+                stream_timeout=stream_timeout,
+                dtype=np_dtype,
+                lookback=lookback,
+                max_rows_per_message=max_rows_per_message,
             )
             cmap = ColumnMap(keys, [s.key() for s in stream.features])
             for b in stream:

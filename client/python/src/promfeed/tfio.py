@@ -56,7 +56,8 @@ def _metric_key(s: Series, with_labels: bool) -> str:
     if not with_labels:
         return s.name
     inner = ",".join(
-        f'{k}="{v}"' for k, v in sorted(s.labels.items())
+        f'{k}="{v}"'
+        for k, v in sorted(s.labels.items())
         if k not in ("__name__", "job", "instance")
     )
     return f"{s.name}{{{inner}}}"
@@ -74,15 +75,18 @@ def entries_from_series(
         groups.setdefault((s.job, s.instance, s.name), []).append(s)
     collided = {k: v for k, v in groups.items() if len(v) > 1}
     if collided and on_collision == "error":
-        lines = [f"  job={k[0]!r} instance={k[1]!r} metric={k[2]!r}: " +
-                 ", ".join(str(s) for s in v) for k, v in sorted(collided.items())]
+        lines = [
+            f"  job={k[0]!r} instance={k[1]!r} metric={k[2]!r}: " + ", ".join(str(s) for s in v)
+            for k, v in sorted(collided.items())
+        ]
         raise SeriesCollisionError(
             "these series share job, instance and metric name and would collide in the "
-            "{job: {instance: {metric}}} structure:\n" + "\n".join(lines) +
-            '\nNarrow the query with more label matchers, or pass on_collision="labels".'
+            "{job: {instance: {metric}}} structure:\n"
+            + "\n".join(lines)
+            + '\nNarrow the query with more label matchers, or pass on_collision="labels".'
         )
     out: dict[str, dict[str, dict[str, Key]]] = {}
-    for k, group in groups.items():
+    for group in groups.values():
         for s in group:
             mk = _metric_key(s, with_labels=len(group) > 1)
             out.setdefault(s.job, {}).setdefault(s.instance, {})[mk] = s.key()
@@ -90,8 +94,12 @@ def entries_from_series(
 
 
 def _flatten(entries: dict) -> list[tuple[tuple[str, str, str], Any]]:
-    return [((j, i, m), entries[j][i][m])
-            for j in sorted(entries) for i in sorted(entries[j]) for m in sorted(entries[j][i])]
+    return [
+        ((j, i, m), entries[j][i][m])
+        for j in sorted(entries)
+        for i in sorted(entries[j])
+        for m in sorted(entries[j][i])
+    ]
 
 
 def from_prometheus(
@@ -124,7 +132,8 @@ def from_prometheus(
         if not series:
             raise NotFoundError(
                 f"query {query} matches no series the daemon at {target} holds",
-                target=target, method="ListSeries",
+                target=target,
+                method="ListSeries",
             )
         entries = entries_from_series(series, on_collision)
     else:
@@ -162,7 +171,8 @@ def from_prometheus(
     sig_values: dict = {}
     for (j, i, m), _ in flat:
         sig_values.setdefault(j, {}).setdefault(i, {})[m] = tf.TensorSpec(
-            shape=(None,), dtype=tf.float64)
+            shape=(None,), dtype=tf.float64
+        )
     return tf.data.Dataset.from_generator(
         generate,
         output_signature=(tf.TensorSpec(shape=(None,), dtype=tf.int64), sig_values),
@@ -175,5 +185,5 @@ class _IODataset:
     from_prometheus = staticmethod(from_prometheus)
 
 
-class experimental:  # noqa: N801 - mirrors the `tfio.experimental` namespace
+class experimental:
     IODataset = _IODataset

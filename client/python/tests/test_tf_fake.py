@@ -1,0 +1,163 @@
+"""promfeed.tf and promfeed.tfio against the in-process fake daemon."""
+
+from __future__ import annotations
+
+import gc
+import time
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+import promfeed  # noqa: E402
+import promfeed.tf  # noqa: E402
+from fake_daemon import FakeDaemon, grid_values  # noqa: E402
+from promfeed import errors  # noqa: E402
+from promfeed import tfio as pf_tfio  # noqa: E402
+from test_client_fake import STEP, T0, make_state, wait_streams  # noqa: E402
+
+
+@pytest.fixture
+def fake():
+    with FakeDaemon(make_state()) as f:
+        yield f
+
+
+def test_windows_signature_and_x_y_split(fake):
+    ds, info = promfeed.tf.windows(
+        fake.target,
+        ["go_memstats_gc_sys_bytes"],
+        window=4,
+        shift=1,
+        horizon=2,
+        targets=[1],
+        dtype=tf.float64,
+        fill="nan",
+        start=T0 + 2 * STEP,
+        return_info=True,
+    )
+    x_spec, y_spec = ds.element_spec
+    assert x_spec.shape == (4, 2) and y_spec.shape == (2, 1) and x_spec.dtype == tf.float64
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds], strict=False)
+    xs, ys = np.stack(xs), np.stack(ys)
+    cols = [next(f for f in fake.state.series if f.key() == s.key()) for s in info.features]
+    grid = np.arange(T0 + 2 * STEP, fake.state.now_ms + 1, STEP)
+    rows = np.stack([grid_values(f, grid, 2 * STEP) for f in cols], axis=1)
+    n = len(grid) - 6 + 1
+    assert len(xs) == n
+    for k in (0, 7, n - 1):
+        np.testing.assert_array_equal(xs[k], rows[k : k + 4])
+        np.testing.assert_array_equal(ys[k], rows[k + 4 : k + 6, [1]])
+
+
+def test_windows_trains_with_model_fit_and_pipeline_ops(fake):
+    ds = promfeed.tf.windows(fake.target, "go_memstats_gc_sys_bytes", window=2, horizon=1)
+    ds = ds.map(lambda x, y: (x / 1e6, y / 1e6)).shuffle(64).batch(8).prefetch(2)
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((2, 2)),
+            tf.keras.layers.LSTM(4),
+            tf.keras.layers.Dense(2),
+            tf.keras.layers.Reshape((1, 2)),
+        ]
+    )
+    model.compile(optimizer="adam", loss="mae")
+    hist = model.fit(ds, epochs=2, verbose=0)
+    assert len(hist.history["loss"]) == 2 and np.isfinite(hist.history["loss"]).all()
+
+    @tf.function
+    def total(d):
+        return d.reduce(tf.constant(0, tf.int64), lambda acc, _: acc + 1)
+
+    assert int(total(ds.unbatch())) > 0
+
+
+def test_deleting_the_iterator_cancels_the_rpc():
+    st = make_state(n=30)
+    st.follow_rows = 10_000
+    with FakeDaemon(st) as f, promfeed.Client(f.target) as c:
+        ds = promfeed.tf.windows(
+            f.target, "go_memstats_gc_sys_bytes", window=2, follow=True, stream_timeout=-1
+        )
+        it = iter(ds)
+        next(it)
+        wait_streams(c, 1)
+        del it
+        gc.collect()
+        wait_streams(c, 0, timeout=10)
+
+
+def test_follow_dataset_stops_per_stream_timeout():
+    st = make_state(n=30)
+    st.follow_rows, st.follow_period = 3, 0.05
+    with FakeDaemon(st) as f:
+        ds = promfeed.tf.windows(
+            f.target,
+            "go_memstats_gc_sys_bytes",
+            window=2,
+            follow=True,
+            stream_timeout=300,
+            fill="zero",
+        )
+        t0 = time.monotonic()
+        n = sum(1 for _ in ds)
+        assert n == 29 - 1 + 3 and time.monotonic() - t0 < 10
+
+
+def test_tfio_structure_and_dtypes(fake):
+    end = T0 + 50 * STEP
+    ds = pf_tfio.experimental.IODataset.from_prometheus(
+        "go_memstats_gc_sys_bytes", 5, offset=end, endpoint=fake.target
+    )
+    t_spec, v_spec = ds.element_spec
+    assert t_spec.dtype == tf.int64 and t_spec.shape == ()
+    leaf = v_spec["prometheus"]["127.0.0.1:9090"]["go_memstats_gc_sys_bytes"]
+    assert leaf.dtype == tf.float64 and leaf.shape == ()
+    assert set(v_spec) == {"prometheus", "node"}
+    items = list(ds)
+    assert [int(t) for t, _ in items] == list(range(end - 5000, end, 1000))
+    fs = next(s for s in fake.state.series if s.labels["job"] == "prometheus")
+    ref = grid_values(fs, np.arange(end - 5000, end, 1000), 2000)
+    got = [float(v["prometheus"]["127.0.0.1:9090"]["go_memstats_gc_sys_bytes"]) for _, v in items]
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_tfio_collisions_raise_or_key_by_labels(fake):
+    with pytest.raises(errors.SeriesCollisionError, match="handler"):
+        pf_tfio.from_prometheus(
+            "prometheus_http_requests_total", 3, offset=T0 + 20_000, endpoint=fake.target
+        )
+    ds = pf_tfio.from_prometheus(
+        "prometheus_http_requests_total",
+        3,
+        offset=T0 + 20_000,
+        endpoint=fake.target,
+        on_collision="labels",
+    )
+    keys = set(ds.element_spec[1]["prometheus"]["127.0.0.1:9090"])
+    assert keys == {
+        'prometheus_http_requests_total{code="200",handler="/api/v1/query"}',
+        'prometheus_http_requests_total{code="200",handler="/metrics"}',
+    }
+    assert len(list(ds)) == 3
+
+
+def test_tfio_in_graph_mode_with_spec(fake):
+    spec = {
+        "node": {"127.0.0.1:9100": {"go_memstats_gc_sys_bytes": tf.TensorSpec([], tf.float64)}},
+        "gone": {"x:1": {"go_memstats_gc_sys_bytes": tf.TensorSpec([], tf.float64)}},
+    }
+    ds = pf_tfio.from_prometheus(
+        "go_memstats_gc_sys_bytes", 4, offset=T0 + 30_000, endpoint=fake.target, spec=spec
+    )
+
+    @tf.function
+    def last_value(d):
+        return d.reduce(
+            tf.constant(0.0, tf.float64),
+            lambda acc, e: e[1]["node"]["127.0.0.1:9100"]["go_memstats_gc_sys_bytes"],
+        )
+
+    assert np.isfinite(float(last_value(ds)))
+    assert all(np.isnan(float(v["gone"]["x:1"]["go_memstats_gc_sys_bytes"])) for _, v in ds)
