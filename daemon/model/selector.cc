@@ -214,8 +214,11 @@ class Parser {
       options.set_dot_nl(true);
       auto re = std::make_shared<const RE2>(Cat("^(?:", m.value, ")$"), options);
       if (!re->ok()) {
+        // Report the error against the pattern as written, not the anchored one.
+        RE2 bare(m.value, options);
+        const std::string& why = bare.ok() ? re->error() : bare.error();
         return Error(value_pos, Cat("invalid regular expression \"", m.value, "\" for label \"",
-                                    m.name, "\": ", re->error(), " (RE2 syntax)"));
+                                    m.name, "\": ", why, " (RE2 syntax)"));
       }
       m.regex = std::move(re);
     }
