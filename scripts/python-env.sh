@@ -36,6 +36,6 @@ else
   echo "$want" > "$STAMP"
 fi
 log "installed:"
-"${PIP[@]}" list 2>/dev/null | grep -iE '^(grpcio|grpcio-tools|protobuf|numpy|tensorflow-cpu|keras|pytest|ruff|PyYAML|promfeed) ' \
+"${PIP[@]}" list 2>/dev/null | grep -iE '^(grpcio|grpcio-tools|protobuf|numpy|tensorflow[-_]cpu|keras|pytest|ruff|PyYAML|promfeed) ' \
   | sed 's/^/  /'
 log "done; activate with: source $VENV/bin/activate"

@@ -5,7 +5,7 @@ import warnings
 
 from promfeed.v1 import metric_feed_pb2 as promfeed_dot_v1_dot_metric__feed__pb2
 
-GRPC_GENERATED_VERSION = '1.74.0'
+GRPC_GENERATED_VERSION = '1.71.0'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
