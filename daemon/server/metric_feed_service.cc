@@ -1,0 +1,518 @@
+#include "daemon/server/metric_feed_service.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "daemon/model/selector.h"
+#include "daemon/server/status_map.h"
+#include "daemon/window/plan.h"
+#include "daemon/window/window_cursor.h"
+
+namespace promfeed::server {
+
+static_assert(std::endian::native == std::endian::little,
+              "the wire format is little-endian; add byte swapping for this platform");
+
+namespace {
+
+constexpr int64_t kHardMessageBytes = 3 << 20;  // Under gRPC's 4 MiB default receive limit.
+constexpr int32_t kDefaultListLimit = 10'000;
+constexpr int32_t kMaxListLimit = 1'000'000;
+
+void FillSeries(const store::Series& s, v1::Series* out) {
+  for (const Label& l : s.labels().items()) {
+    v1::Label* label = out->add_labels();
+    label->set_name(l.name);
+    label->set_value(l.value);
+  }
+  const store::RingBuffer& ring = s.ring();
+  out->set_samples_held(static_cast<int64_t>(ring.size()));
+  if (ring.size() > 0) {
+    out->set_oldest_time_ms(ring.oldest_time_ms());
+    out->set_newest_time_ms(ring.newest_time_ms());
+  }
+}
+
+// Rows per message: the client's wish if given, else about `target` bytes; never more than
+// fits kHardMessageBytes.
+int RowsPerMessage(int32_t requested, size_t features, size_t elem_bytes, int64_t target) {
+  const int64_t row_bytes = static_cast<int64_t>(features * (elem_bytes + 1) + sizeof(int64_t));
+  const int64_t hard = std::max<int64_t>(1, kHardMessageBytes / row_bytes);
+  const int64_t wanted = requested > 0 ? requested : std::max<int64_t>(1, target / row_bytes);
+  return static_cast<int>(std::min(wanted, hard));
+}
+
+void PutTimes(const window::RowBlock& b, std::string* out) {
+  out->resize(b.time_ms.size() * sizeof(int64_t));
+  if (!out->empty()) std::memcpy(out->data(), b.time_ms.data(), out->size());
+}
+
+void PutValues(const window::RowBlock& b, v1::DType dtype, std::string* out) {
+  if (dtype == v1::FLOAT64) {
+    out->resize(b.values.size() * sizeof(double));
+    if (!out->empty()) std::memcpy(out->data(), b.values.data(), out->size());
+    return;
+  }
+  out->resize(b.values.size() * sizeof(float));
+  char* p = out->data();
+  for (double v : b.values) {
+    const float f = static_cast<float>(v);
+    std::memcpy(p, &f, sizeof(f));
+    p += sizeof(f);
+  }
+}
+
+void PutMask(const window::RowBlock& b, std::string* out) {
+  out->assign(reinterpret_cast<const char*>(b.mask.data()), b.mask.size());
+}
+
+absl::StatusOr<window::Fill> ToFill(v1::Fill fill) {
+  switch (fill) {
+    case v1::FILL_UNSPECIFIED:
+    case v1::NAN_MASK:
+      return window::Fill::kNanMask;
+    case v1::PREVIOUS:
+      return window::Fill::kPrevious;
+    case v1::ZERO:
+      return window::Fill::kZero;
+    case v1::DROP:
+      return window::Fill::kDrop;
+    default:
+      return absl::InvalidArgumentError("fill " + std::to_string(static_cast<int>(fill)) +
+                                        " is unknown; use NAN_MASK, PREVIOUS, ZERO or DROP");
+  }
+}
+
+v1::Fill FromFill(window::Fill fill) {
+  switch (fill) {
+    case window::Fill::kPrevious:
+      return v1::PREVIOUS;
+    case window::Fill::kZero:
+      return v1::ZERO;
+    case window::Fill::kDrop:
+      return v1::DROP;
+    case window::Fill::kNanMask:
+      break;
+  }
+  return v1::NAN_MASK;
+}
+
+// A stream refused before it started.
+template <typename Response>
+class FailedStream : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit FailedStream(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+// One server stream driven by a window cursor. At most one write is in flight; the next
+// message is produced on the work queue when the previous write completes or when new data
+// arrives. A slow reader therefore costs one pending message and a cursor, never a queue.
+// Owns itself (self_) from Start until OnDone; queued work holds extra references.
+template <typename Response>
+class MetricFeedService::CursorStream
+    : public grpc::ServerWriteReactor<Response>,
+      public std::enable_shared_from_this<CursorStream<Response>> {
+ public:
+  CursorStream(MetricFeedService* service, window::WindowPlan plan, int rows_per_message)
+      : service_(service),
+        id_(service->next_stream_id_.fetch_add(1)),
+        cursor_(std::move(plan.series), plan.spec),
+        selector_index_(std::move(plan.selector_index)),
+        rows_per_message_(rows_per_message) {}
+
+  void Start() {
+    self_ = this->shared_from_this();
+    std::weak_ptr<CursorStream> weak = self_;
+    service_->Register(id_, [weak] {
+      if (auto s = weak.lock()) s->Wake();
+    });
+    Schedule();
+  }
+
+ protected:
+  enum class Step { kWrite, kWait, kEnd };
+  // Fills `out` with the next message, or says why there is none. Runs under mu_.
+  virtual absl::StatusOr<Step> Produce(Response* out) = 0;
+
+  MetricFeedService* const service_;
+  const uint64_t id_;
+  window::WindowCursor cursor_;
+  const std::vector<int32_t> selector_index_;
+  const int rows_per_message_;
+  window::RowBlock block_;
+
+ private:
+  void Schedule() {
+    service_->queue_.Post([s = this->shared_from_this()] { s->Pump(); });
+  }
+
+  void Wake() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (waiting_ && !finished_) {
+      waiting_ = false;
+      Schedule();
+    }
+  }
+
+  void Pump() {
+    bool write = false;
+    std::optional<grpc::Status> finish;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_ || writing_) return;
+      if (service_->shutting_down_.load()) {
+        finish = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "promfeed is shutting down; reconnect to another instance or "
+                              "retry after it restarts");
+      } else {
+        absl::StatusOr<Step> step = Produce(&message_);
+        if (!step.ok()) {
+          finish = ToGrpcStatus(step.status());
+        } else if (*step == Step::kWrite) {
+          writing_ = write = true;
+        } else if (*step == Step::kWait) {
+          waiting_ = true;
+        } else {
+          finish = grpc::Status::OK;
+        }
+      }
+      if (finish) finished_ = true;
+    }
+    // Outside the lock: gRPC may run reactions inline.
+    if (write) this->StartWrite(&message_);
+    if (finish) this->Finish(*finish);
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (ok && !cancelled_) {
+        Schedule();
+        return;
+      }
+      if (finished_) return;
+      finished_ = true;
+    }
+    this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled by the client"));
+  }
+
+  void OnCancel() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+      // With a write in flight, OnWriteDone(false) finishes instead.
+      if (writing_ || finished_) return;
+      finished_ = true;
+    }
+    this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled by the client"));
+  }
+
+  void OnDone() override {
+    service_->Unregister(id_);
+    service_->active_streams_.fetch_sub(1);
+    self_.reset();  // May delete this once queued work lets go.
+  }
+
+  std::mutex mu_;
+  bool writing_ = false;    // A StartWrite has not completed yet.
+  bool waiting_ = false;    // Blocked on new data; Wake resumes.
+  bool cancelled_ = false;
+  bool finished_ = false;   // Finish called or about to be.
+  Response message_;        // The one message in flight.
+  std::shared_ptr<CursorStream> self_;
+};
+
+class MetricFeedService::RangeStream final : public CursorStream<v1::ReadRangeResponse> {
+ public:
+  using CursorStream::CursorStream;
+
+ private:
+  absl::StatusOr<Step> Produce(v1::ReadRangeResponse* out) override {
+    const int64_t horizon = window::CompleteThrough(*service_->store_, cursor_.features());
+    switch (cursor_.Next(horizon, rows_per_message_, &block_)) {
+      case window::WindowCursor::Result::kWait:
+        return Step::kWait;
+      case window::WindowCursor::Result::kEnd:
+        return Step::kEnd;
+      case window::WindowCursor::Result::kBlock:
+        break;
+    }
+    out->Clear();
+    if (first_) {
+      for (const store::SeriesPtr& s : cursor_.features()) FillSeries(*s, out->add_series());
+      first_ = false;
+    }
+    out->set_row_count(block_.rows);
+    PutTimes(block_, out->mutable_time_ms());
+    PutValues(block_, v1::FLOAT64, out->mutable_values());
+    PutMask(block_, out->mutable_mask());
+    return Step::kWrite;
+  }
+
+  bool first_ = true;
+};
+
+class MetricFeedService::WindowStream final : public CursorStream<v1::StreamWindowsResponse> {
+ public:
+  WindowStream(MetricFeedService* service, window::WindowPlan plan, int rows_per_message,
+               v1::DType dtype)
+      : CursorStream(service, std::move(plan), rows_per_message), dtype_(dtype) {}
+
+ private:
+  absl::StatusOr<Step> Produce(v1::StreamWindowsResponse* out) override {
+    out->Clear();
+    if (!header_sent_) {
+      header_sent_ = true;
+      FillHeader(out->mutable_header());
+      return Step::kWrite;
+    }
+    const int64_t horizon = window::CompleteThrough(*service_->store_, cursor_.features());
+    switch (cursor_.Next(horizon, rows_per_message_, &block_)) {
+      case window::WindowCursor::Result::kWait:
+        return Step::kWait;
+      case window::WindowCursor::Result::kEnd:
+        return Step::kEnd;
+      case window::WindowCursor::Result::kBlock:
+        break;
+    }
+    v1::RowBlock* rows = out->mutable_rows();
+    rows->set_first_row_index(block_.first_row);
+    rows->set_row_count(block_.rows);
+    PutTimes(block_, rows->mutable_time_ms());
+    PutValues(block_, dtype_, rows->mutable_values());
+    if (!block_.all_present) PutMask(block_, rows->mutable_mask());
+    rows->set_first_window_index(block_.first_window);
+    rows->set_window_count(block_.window_count);
+    for (int64_t k : block_.dropped_windows) rows->add_dropped_window_indices(k);
+    rows->set_lost_windows(block_.lost_windows);
+    rows->set_dropped_windows_total(cursor_.dropped_total());
+    rows->set_lost_windows_total(cursor_.lost_total());
+    const int64_t dropped = static_cast<int64_t>(block_.dropped_windows.size());
+    service_->windows_sent_.fetch_add(block_.window_count - dropped);
+    service_->windows_dropped_.fetch_add(dropped);
+    service_->windows_lost_.fetch_add(block_.lost_windows);
+    return Step::kWrite;
+  }
+
+  void FillHeader(v1::WindowHeader* h) const {
+    for (const store::SeriesPtr& s : cursor_.features()) FillSeries(*s, h->add_features());
+    for (int32_t i : selector_index_) h->add_feature_selector_index(i);
+    const window::WindowSpec& spec = cursor_.spec();
+    h->set_step_ms(spec.step_ms);
+    h->set_lookback_ms(spec.lookback_ms);
+    h->set_window(spec.window);
+    h->set_shift(spec.shift);
+    h->set_fill(FromFill(spec.fill));
+    h->set_dtype(dtype_);
+    h->set_start_time_ms(spec.start_ms);
+    h->set_end_time_ms(spec.end_ms == window::kFollowEnd ? 0 : spec.end_ms);
+  }
+
+  const v1::DType dtype_;
+  bool header_sent_ = false;
+};
+
+MetricFeedService::MetricFeedService(store::SeriesStore* store, ServiceOptions options)
+    : store_(store), options_(std::move(options)), queue_(options_.stream_threads) {
+  // (queue_ is declared last but initialised from options_, which is declared earlier.)
+  // New data wakes every waiting stream; the wake only posts work (cheap for ingestion).
+  store_listener_ = store_->AddListener([this] {
+    std::lock_guard<std::mutex> lock(streams_mu_);
+    for (const auto& [id, wake] : streams_) wake();
+  });
+}
+
+MetricFeedService::~MetricFeedService() { store_->RemoveListener(store_listener_); }
+
+void MetricFeedService::BeginShutdown() {
+  shutting_down_.store(true);
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  for (const auto& [id, wake] : streams_) wake();
+}
+
+void MetricFeedService::Register(uint64_t id, std::function<void()> wake) {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  streams_.emplace(id, std::move(wake));
+}
+
+void MetricFeedService::Unregister(uint64_t id) {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  streams_.erase(id);
+}
+
+absl::Status MetricFeedService::CheckServing() const {
+  if (shutting_down_.load()) {
+    return absl::UnavailableError("promfeed is shutting down; retry against another instance");
+  }
+  const UpstreamStatus up = options_.upstream_status();
+  if (!up.ready) {
+    std::string msg = "promfeed is not ready: waiting for the first successful poll of " +
+                      up.url + "; retry shortly";
+    if (!up.last_error.empty()) msg += " (last error: " + up.last_error + ")";
+    return absl::UnavailableError(msg);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MetricFeedService::AdmitStream() {
+  if (active_streams_.fetch_add(1) >= options_.max_streams) {
+    active_streams_.fetch_sub(1);
+    return absl::ResourceExhaustedError(
+        "too many open streams (server.max_streams = " + std::to_string(options_.max_streams) +
+        "); close idle streams or raise server.max_streams");
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* MetricFeedService::ListSeries(grpc::CallbackServerContext* context,
+                                                        const v1::ListSeriesRequest* request,
+                                                        v1::ListSeriesResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto run = [&]() -> absl::Status {
+    if (absl::Status s = CheckServing(); !s.ok()) return s;
+    if (request->limit() < 0 || request->limit() > kMaxListLimit) {
+      return absl::InvalidArgumentError("limit must be between 0 (default " +
+                                        std::to_string(kDefaultListLimit) + ") and " +
+                                        std::to_string(kMaxListLimit));
+    }
+    const size_t limit = request->limit() > 0 ? request->limit() : kDefaultListLimit;
+    std::vector<store::SeriesPtr> matched;
+    if (request->selectors().empty()) {
+      matched = store_->All();
+    } else {
+      for (int i = 0; i < request->selectors_size(); ++i) {
+        absl::StatusOr<Selector> sel = Selector::Parse(request->selectors(i));
+        if (!sel.ok()) {
+          return absl::InvalidArgumentError("selectors[" + std::to_string(i) + "] '" +
+                                            request->selectors(i) +
+                                            "': " + std::string(sel.status().message()));
+        }
+        for (store::SeriesPtr& s : store_->Select(*sel)) matched.push_back(std::move(s));
+      }
+      std::sort(matched.begin(), matched.end(),
+                [](const store::SeriesPtr& a, const store::SeriesPtr& b) {
+                  return a->labels() < b->labels();
+                });
+      matched.erase(std::unique(matched.begin(), matched.end()), matched.end());
+    }
+    if (matched.size() > limit) {
+      return absl::ResourceExhaustedError(
+          std::to_string(matched.size()) + " series match, more than the limit of " +
+          std::to_string(limit) + "; narrow the selectors or raise limit");
+    }
+    for (const store::SeriesPtr& s : matched) FillSeries(*s, response->add_series());
+    return absl::OkStatus();
+  };
+  reactor->Finish(ToGrpcStatus(run()));
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::ReadRangeResponse>* MetricFeedService::ReadRange(
+    grpc::CallbackServerContext* context, const v1::ReadRangeRequest* request) {
+  using Failed = FailedStream<v1::ReadRangeResponse>;
+  if (absl::Status s = CheckServing(); !s.ok()) return new Failed(s);
+  if (request->start_ms() <= 0) {
+    return new Failed(absl::InvalidArgumentError(
+        "start_ms is required: the first grid time wanted, in Unix epoch milliseconds"));
+  }
+  window::WindowRequest req{
+      .features = {request->selectors().begin(), request->selectors().end()},
+      .step_ms = request->step_ms(),
+      .window = 1,
+      .shift = 1,
+      .fill = window::Fill::kNanMask,
+      .start_ms = request->start_ms(),
+      .end_ms = request->end_ms(),
+      .follow = false,
+      .lookback_ms = request->lookback_ms()};
+  absl::StatusOr<window::WindowPlan> plan = window::PlanWindows(*store_, req, Limits(),
+                                                                options_.now_ms());
+  if (!plan.ok()) return new Failed(plan.status());
+  if (absl::Status s = AdmitStream(); !s.ok()) return new Failed(s);
+  const int rows = RowsPerMessage(request->max_rows_per_message(), plan->series.size(),
+                                  sizeof(double), options_.target_message_bytes);
+  auto stream = std::make_shared<RangeStream>(this, *std::move(plan), rows);
+  stream->Start();
+  return stream.get();
+}
+
+grpc::ServerWriteReactor<v1::StreamWindowsResponse>* MetricFeedService::StreamWindows(
+    grpc::CallbackServerContext* context, const v1::StreamWindowsRequest* request) {
+  using Failed = FailedStream<v1::StreamWindowsResponse>;
+  if (absl::Status s = CheckServing(); !s.ok()) return new Failed(s);
+  absl::StatusOr<window::Fill> fill = ToFill(request->fill());
+  if (!fill.ok()) return new Failed(fill.status());
+  v1::DType dtype = request->dtype();
+  if (dtype == v1::DTYPE_UNSPECIFIED) dtype = v1::FLOAT32;
+  if (dtype != v1::FLOAT32 && dtype != v1::FLOAT64) {
+    return new Failed(absl::InvalidArgumentError(
+        "dtype " + std::to_string(static_cast<int>(request->dtype())) +
+        " is unknown; use FLOAT32 or FLOAT64"));
+  }
+  window::WindowRequest req{
+      .features = {request->features().begin(), request->features().end()},
+      .step_ms = request->step_ms(),
+      .window = request->window(),
+      .shift = request->shift(),
+      .fill = *fill,
+      .start_ms = request->start_ms(),
+      .end_ms = request->end_ms(),
+      .follow = request->follow(),
+      .lookback_ms = request->lookback_ms()};
+  absl::StatusOr<window::WindowPlan> plan = window::PlanWindows(*store_, req, Limits(),
+                                                                options_.now_ms());
+  if (!plan.ok()) return new Failed(plan.status());
+  if (absl::Status s = AdmitStream(); !s.ok()) return new Failed(s);
+  const size_t elem = dtype == v1::FLOAT64 ? sizeof(double) : sizeof(float);
+  const int rows = RowsPerMessage(request->max_rows_per_message(), plan->series.size(), elem,
+                                  options_.target_message_bytes);
+  auto stream = std::make_shared<WindowStream>(this, *std::move(plan), rows, dtype);
+  stream->Start();
+  return stream.get();
+}
+
+grpc::ServerUnaryReactor* MetricFeedService::GetStatus(grpc::CallbackServerContext* context,
+                                                       const v1::GetStatusRequest* request,
+                                                       v1::GetStatusResponse* response) {
+  const UpstreamStatus up = options_.upstream_status();
+  const store::StoreStats stats = store_->Stats();
+  response->set_version(options_.version);
+  response->set_upstream_url(up.url);
+  response->set_upstream_state(up.state);
+  response->set_last_error(up.last_error);
+  response->set_last_poll_time_ms(up.last_poll_time_ms);
+  response->set_last_poll_duration_ms(up.last_poll_duration_ms);
+  response->set_poll_interval_ms(up.poll_interval_ms);
+  response->set_series_count(stats.series);
+  response->set_max_series(options_.max_series);
+  response->set_series_rejected_total(stats.series_rejected_total);
+  response->set_samples_held(stats.samples_held);
+  response->set_ring_bytes(stats.ring_bytes);
+  response->set_polls_total(up.polls_total);
+  response->set_poll_failures_total(up.poll_failures_total);
+  response->set_active_streams(active_streams_.load());
+  response->set_ready(up.ready && !shutting_down_.load());
+  const int64_t complete = store_->complete_through_ms();
+  response->set_complete_through_ms(complete == INT64_MIN ? 0 : complete);
+  response->set_retention_ms(options_.retention_ms);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+window::PlanLimits MetricFeedService::Limits() const {
+  const UpstreamStatus up = options_.upstream_status();
+  return {.default_step_ms = up.poll_interval_ms > 0 ? up.poll_interval_ms : 15'000,
+          .retention_ms = options_.retention_ms};
+}
+
+}  // namespace promfeed::server

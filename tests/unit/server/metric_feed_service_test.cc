@@ -1,0 +1,526 @@
+// In-process tests of every MetricFeed RPC over a real gRPC server on 127.0.0.1.
+#include "daemon/server/metric_feed_service.h"
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "daemon/server/grpc_server.h"
+#include "gmock/gmock.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "gtest/gtest.h"
+
+namespace promfeed::server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr int64_t kNow = 1'700'000'100'000;
+constexpr int64_t kT0 = 1'700'000'000'000;
+
+Labels Metric(const std::string& name, const std::string& instance) {
+  return Labels({{"__name__", name}, {"job", "node"}, {"instance", instance}});
+}
+
+template <typename T>
+std::vector<T> Decode(const std::string& bytes) {
+  std::vector<T> out(bytes.size() / sizeof(T));
+  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
+  return out;
+}
+
+// Waits (bounded) until `pred` holds.
+template <typename Pred>
+bool WaitFor(Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+class MetricFeedServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Two series sampled every second from kT0 to kT0 + 99 s; value = seconds (+1000 for b).
+    std::vector<Sample> a, b;
+    for (int64_t i = 0; i < 100; ++i) {
+      a.push_back({kT0 + i * 1000, double(i)});
+      b.push_back({kT0 + i * 1000, double(i) + 1000});
+    }
+    store_.Append(Metric("load", "a:1"), a);
+    store_.Append(Metric("load", "b:1"), b);
+    store_.AdvanceCompleteThrough(kT0 + 99'000);
+    StartServer(/*max_streams=*/8);
+  }
+
+  void StartServer(int max_streams) {
+    ServiceOptions opts;
+    opts.version = "test";
+    opts.max_streams = max_streams;
+    opts.retention_ms = 3'600'000;
+    opts.upstream_status = [this] {
+      UpstreamStatus s;
+      s.url = "http://prometheus:9090";
+      s.state = v1::UP;
+      s.poll_interval_ms = 1000;
+      s.ready = ready_.load();
+      return s;
+    };
+    opts.now_ms = [] { return kNow; };
+    service_ = std::make_unique<MetricFeedService>(&store_, opts);
+    auto server = GrpcServer::Start("127.0.0.1:0", service_.get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    server_->SetReady(true);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::MetricFeed::NewStub(channel_);
+  }
+
+  void TearDown() override {
+    if (service_) service_->BeginShutdown();
+    if (server_) server_->Shutdown(1000);
+  }
+
+  // Reads a whole StreamWindows stream.
+  grpc::Status ReadWindows(const v1::StreamWindowsRequest& req,
+                           std::vector<v1::StreamWindowsResponse>* out) {
+    grpc::ClientContext ctx;
+    auto reader = stub_->StreamWindows(&ctx, req);
+    v1::StreamWindowsResponse msg;
+    while (reader->Read(&msg)) out->push_back(msg);
+    return reader->Finish();
+  }
+
+  grpc::Status ReadRange(const v1::ReadRangeRequest& req,
+                         std::vector<v1::ReadRangeResponse>* out) {
+    grpc::ClientContext ctx;
+    auto reader = stub_->ReadRange(&ctx, req);
+    v1::ReadRangeResponse msg;
+    while (reader->Read(&msg)) out->push_back(msg);
+    return reader->Finish();
+  }
+
+  std::atomic<bool> ready_{true};
+  store::SeriesStore store_{{.retention_ms = 3'600'000, .interval_ms = 1000, .max_series = 100}};
+  std::unique_ptr<MetricFeedService> service_;
+  std::unique_ptr<GrpcServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::MetricFeed::Stub> stub_;
+};
+
+TEST_F(MetricFeedServiceTest, ListSeriesReturnsFullLabelsAndCounts) {
+  grpc::ClientContext ctx;
+  v1::ListSeriesRequest req;
+  req.add_selectors(R"(load{instance="b:1"})");
+  v1::ListSeriesResponse resp;
+  ASSERT_TRUE(stub_->ListSeries(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.series_size(), 1);
+  const v1::Series& s = resp.series(0);
+  ASSERT_EQ(s.labels_size(), 3);
+  EXPECT_EQ(s.labels(0).name(), "__name__");
+  EXPECT_EQ(s.labels(1).value(), "b:1");
+  EXPECT_EQ(s.samples_held(), 100);
+  EXPECT_EQ(s.oldest_time_ms(), kT0);
+  EXPECT_EQ(s.newest_time_ms(), kT0 + 99'000);
+}
+
+TEST_F(MetricFeedServiceTest, ListSeriesUnionsSelectorsWithoutDuplicates) {
+  grpc::ClientContext ctx;
+  v1::ListSeriesRequest req;
+  req.add_selectors("load");
+  req.add_selectors(R"({instance="a:1"})");
+  v1::ListSeriesResponse resp;
+  ASSERT_TRUE(stub_->ListSeries(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.series_size(), 2);
+}
+
+TEST_F(MetricFeedServiceTest, ListSeriesErrors) {
+  {
+    grpc::ClientContext ctx;
+    v1::ListSeriesRequest req;
+    req.add_selectors("load{instance=");
+    v1::ListSeriesResponse resp;
+    grpc::Status s = stub_->ListSeries(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("selectors[0]"));
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ListSeriesRequest req;
+    req.set_limit(1);
+    v1::ListSeriesResponse resp;
+    grpc::Status s = stub_->ListSeries(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(s.error_message(), HasSubstr("narrow the selectors"));
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ListSeriesRequest req;
+    req.set_limit(-1);
+    v1::ListSeriesResponse resp;
+    EXPECT_EQ(stub_->ListSeries(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
+TEST_F(MetricFeedServiceTest, ReadRangeStreamsGridInBlocks) {
+  v1::ReadRangeRequest req;
+  req.add_selectors("load");
+  req.set_start_ms(kT0 + 10'500);  // Rounded up to kT0 + 11 s.
+  req.set_end_ms(kT0 + 20'000);
+  req.set_step_ms(1000);
+  req.set_max_rows_per_message(4);
+  std::vector<v1::ReadRangeResponse> msgs;
+  ASSERT_TRUE(ReadRange(req, &msgs).ok());
+  ASSERT_EQ(msgs.size(), 3u);  // 10 rows in blocks of 4, 4, 2.
+  EXPECT_EQ(msgs[0].series_size(), 2);
+  EXPECT_EQ(msgs[1].series_size(), 0);
+  std::vector<int64_t> times;
+  std::vector<double> values;
+  for (const auto& m : msgs) {
+    for (int64_t t : Decode<int64_t>(m.time_ms())) times.push_back(t);
+    for (double v : Decode<double>(m.values())) values.push_back(v);
+    EXPECT_EQ(m.mask(), std::string(m.row_count() * 2, '\1'));
+  }
+  ASSERT_EQ(times.size(), 10u);
+  EXPECT_EQ(times.front(), kT0 + 11'000);
+  EXPECT_EQ(times.back(), kT0 + 20'000);
+  ASSERT_EQ(values.size(), 20u);
+  EXPECT_EQ(values[0], 11);
+  EXPECT_EQ(values[1], 1011);
+  EXPECT_EQ(values[19], 1020);
+}
+
+TEST_F(MetricFeedServiceTest, ReadRangeErrors) {
+  struct Case {
+    std::function<void(v1::ReadRangeRequest*)> edit;
+    grpc::StatusCode code;
+    std::string message;
+  } cases[] = {
+      {[](auto* r) { r->set_start_ms(0); }, grpc::StatusCode::INVALID_ARGUMENT, "start_ms"},
+      {[](auto* r) { r->set_selectors(0, "nope"); }, grpc::StatusCode::NOT_FOUND, "nope"},
+      {[](auto* r) { r->set_selectors(0, "{"); }, grpc::StatusCode::INVALID_ARGUMENT, "'{'"},
+      {[](auto* r) { r->set_start_ms(kNow - 7'200'000); }, grpc::StatusCode::OUT_OF_RANGE,
+       "older than"},
+      {[](auto* r) { r->set_end_ms(kT0); }, grpc::StatusCode::INVALID_ARGUMENT, "before"},
+  };
+  for (const Case& c : cases) {
+    v1::ReadRangeRequest req;
+    req.add_selectors("load");
+    req.set_start_ms(kT0 + 10'000);
+    req.set_end_ms(kT0 + 20'000);
+    c.edit(&req);
+    std::vector<v1::ReadRangeResponse> msgs;
+    grpc::Status s = ReadRange(req, &msgs);
+    EXPECT_EQ(s.error_code(), c.code) << c.message << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(c.message));
+    EXPECT_TRUE(msgs.empty());
+  }
+  EXPECT_TRUE(WaitFor([&] { return service_->active_streams() == 0; }));
+}
+
+TEST_F(MetricFeedServiceTest, StreamWindowsSendsHeaderThenRowsOnce) {
+  v1::StreamWindowsRequest req;
+  req.add_features(R"(load{instance="a:1"})");
+  req.add_features(R"(load{instance="b:1"})");
+  req.set_step_ms(1000);
+  req.set_window(5);
+  req.set_shift(2);
+  req.set_start_ms(kT0);
+  req.set_end_ms(kT0 + 29'000);
+  req.set_max_rows_per_message(7);
+  req.set_dtype(v1::FLOAT32);
+  std::vector<v1::StreamWindowsResponse> msgs;
+  ASSERT_TRUE(ReadWindows(req, &msgs).ok());
+  ASSERT_GE(msgs.size(), 2u);
+  ASSERT_TRUE(msgs[0].has_header());
+  const v1::WindowHeader& h = msgs[0].header();
+  EXPECT_EQ(h.features_size(), 2);
+  EXPECT_THAT(h.feature_selector_index(), ElementsAre(0, 1));
+  EXPECT_EQ(h.window(), 5);
+  EXPECT_EQ(h.shift(), 2);
+  EXPECT_EQ(h.start_time_ms(), kT0);
+  EXPECT_EQ(h.end_time_ms(), kT0 + 29'000);
+  EXPECT_EQ(h.dtype(), v1::FLOAT32);
+  int64_t next_row = 0, windows = 0, next_window = 0;
+  std::vector<float> values;
+  for (size_t i = 1; i < msgs.size(); ++i) {
+    ASSERT_TRUE(msgs[i].has_rows());
+    const v1::RowBlock& b = msgs[i].rows();
+    EXPECT_EQ(b.first_row_index(), next_row);  // Each row exactly once, in order.
+    next_row += b.row_count();
+    EXPECT_LE(b.row_count(), 7);
+    EXPECT_TRUE(b.mask().empty());  // All present.
+    if (b.window_count() > 0) {
+      EXPECT_EQ(b.first_window_index(), next_window);
+      next_window += b.window_count();
+    }
+    windows += b.window_count();
+    for (float v : Decode<float>(b.values())) values.push_back(v);
+  }
+  EXPECT_EQ(next_row, 30);
+  EXPECT_EQ(windows, 13);  // Windows k = 0..12 end at rows 4, 6, ..., 28.
+  ASSERT_EQ(values.size(), 60u);
+  EXPECT_EQ(values[2 * 29], 29.0f);
+  EXPECT_EQ(values[2 * 29 + 1], 1029.0f);
+}
+
+TEST_F(MetricFeedServiceTest, StreamWindowsFloat64AndMaskForGaps) {
+  v1::StreamWindowsRequest req;
+  req.add_features("load");
+  req.set_window(1);
+  req.set_start_ms(kT0 + 98'000);
+  req.set_end_ms(kT0 + 101'000);  // Past the data: the last rows are missing.
+  req.set_dtype(v1::FLOAT64);
+  req.set_lookback_ms(1000);
+  store_.AdvanceCompleteThrough(kT0 + 101'000);
+  std::vector<v1::StreamWindowsResponse> msgs;
+  ASSERT_TRUE(ReadWindows(req, &msgs).ok());
+  ASSERT_EQ(msgs.size(), 2u);
+  const v1::RowBlock& b = msgs[1].rows();
+  EXPECT_EQ(b.row_count(), 4);
+  std::vector<double> v = Decode<double>(b.values());
+  EXPECT_EQ(v[0], 98);
+  EXPECT_EQ(v[2], 99);
+  EXPECT_TRUE(std::isnan(v[4]));
+  EXPECT_EQ(b.mask(), std::string("\1\1\1\1\0\0\0\0", 8));
+}
+
+TEST_F(MetricFeedServiceTest, StreamWindowsDropPolicyReportsDroppedWindows) {
+  v1::StreamWindowsRequest req;
+  req.add_features(R"(load{instance="a:1"})");
+  req.set_window(2);
+  req.set_fill(v1::DROP);
+  req.set_lookback_ms(1000);
+  req.set_start_ms(kT0 + 97'000);
+  req.set_end_ms(kT0 + 100'000);
+  store_.AdvanceCompleteThrough(kT0 + 100'000);
+  std::vector<v1::StreamWindowsResponse> msgs;
+  ASSERT_TRUE(ReadWindows(req, &msgs).ok());
+  const v1::RowBlock& b = msgs.back().rows();
+  EXPECT_EQ(b.window_count(), 3);
+  EXPECT_THAT(b.dropped_window_indices(), ElementsAre(2));  // Rows 99 s and 100 s (gap).
+  EXPECT_EQ(b.dropped_windows_total(), 1);
+}
+
+TEST_F(MetricFeedServiceTest, StreamWindowsInvalidRequests) {
+  struct Case {
+    std::function<void(v1::StreamWindowsRequest*)> edit;
+    grpc::StatusCode code;
+    std::string message;
+  } cases[] = {
+      {[](auto* r) { r->set_window(0); }, grpc::StatusCode::INVALID_ARGUMENT, "window"},
+      {[](auto* r) { r->set_fill(static_cast<v1::Fill>(99)); },
+       grpc::StatusCode::INVALID_ARGUMENT, "fill 99"},
+      {[](auto* r) { r->set_dtype(static_cast<v1::DType>(7)); },
+       grpc::StatusCode::INVALID_ARGUMENT, "dtype 7"},
+      {[](auto* r) { r->clear_features(); }, grpc::StatusCode::INVALID_ARGUMENT, "features"},
+      {[](auto* r) { r->set_step_ms(-5); }, grpc::StatusCode::INVALID_ARGUMENT, "step_ms"},
+      {[](auto* r) { r->set_features(0, "missing_metric"); }, grpc::StatusCode::NOT_FOUND,
+       "missing_metric"},
+      {[](auto* r) { r->set_start_ms(1); }, grpc::StatusCode::OUT_OF_RANGE, "start_ms"},
+  };
+  for (const Case& c : cases) {
+    v1::StreamWindowsRequest req;
+    req.add_features("load");
+    req.set_window(3);
+    c.edit(&req);
+    std::vector<v1::StreamWindowsResponse> msgs;
+    grpc::Status s = ReadWindows(req, &msgs);
+    EXPECT_EQ(s.error_code(), c.code) << c.message << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(c.message));
+  }
+}
+
+TEST_F(MetricFeedServiceTest, FollowDeliversNewRowsAndCancelFreesTheStream) {
+  v1::StreamWindowsRequest req;
+  req.add_features("load");
+  req.set_window(1);
+  req.set_start_ms(kT0 + 95'000);
+  req.set_follow(true);
+  grpc::ClientContext ctx;
+  auto reader = stub_->StreamWindows(&ctx, req);
+  v1::StreamWindowsResponse msg;
+  ASSERT_TRUE(reader->Read(&msg));
+  ASSERT_TRUE(msg.has_header());
+  EXPECT_EQ(msg.header().end_time_ms(), 0);
+  int64_t rows = 0;
+  while (rows < 5) {  // 95..99 s are complete already.
+    ASSERT_TRUE(reader->Read(&msg));
+    rows += msg.rows().row_count();
+  }
+  EXPECT_EQ(service_->active_streams(), 1);
+  // New data arrives: rows 100 s and 101 s follow.
+  for (int64_t t : {100, 101}) {
+    store_.Append(Metric("load", "a:1"), std::vector<Sample>{{kT0 + t * 1000, double(t)}});
+    store_.Append(Metric("load", "b:1"), std::vector<Sample>{{kT0 + t * 1000, double(t)}});
+  }
+  store_.AdvanceCompleteThrough(kT0 + 101'000);
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_EQ(msg.rows().first_row_index(), 5);
+  EXPECT_EQ(Decode<int64_t>(msg.rows().time_ms()).front(), kT0 + 100'000);
+  ctx.TryCancel();
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(WaitFor([&] { return service_->active_streams() == 0; }));
+}
+
+TEST_F(MetricFeedServiceTest, SlowFollowerIsToldItLostWindows) {
+  store::SeriesStore small({.retention_ms = 20'000, .interval_ms = 1000, .max_series = 10});
+  std::vector<Sample> s;
+  for (int64_t i = 0; i < 10; ++i) s.push_back({kT0 + i * 1000, double(i)});
+  small.Append(Metric("x", "a"), s);
+  small.AdvanceCompleteThrough(kT0 + 9000);
+  service_->BeginShutdown();
+  server_->Shutdown(1000);
+  ServiceOptions opts;
+  opts.upstream_status = [] { return UpstreamStatus{.poll_interval_ms = 1000, .ready = true}; };
+  opts.now_ms = [] { return kT0 + 10'000; };
+  service_ = std::make_unique<MetricFeedService>(&small, opts);
+  auto server = GrpcServer::Start("127.0.0.1:0", service_.get());
+  ASSERT_TRUE(server.ok());
+  server_ = *std::move(server);
+  stub_ = v1::MetricFeed::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+
+  v1::StreamWindowsRequest req;
+  req.add_features("x");
+  req.set_window(3);
+  req.set_start_ms(kT0);
+  req.set_follow(true);
+  grpc::ClientContext ctx;
+  auto reader = stub_->StreamWindows(&ctx, req);
+  v1::StreamWindowsResponse msg;
+  ASSERT_TRUE(reader->Read(&msg));  // Header.
+  ASSERT_TRUE(reader->Read(&msg));  // Rows 0..9.
+  // The client stops reading while the ring turns over many times.
+  for (int64_t i = 10; i < 200; ++i) {
+    small.Append(Metric("x", "a"), std::vector<Sample>{{kT0 + i * 1000, double(i)}});
+  }
+  small.AdvanceCompleteThrough(kT0 + 199'000);
+  int64_t lost = 0;
+  for (int i = 0; i < 50 && lost == 0; ++i) {
+    ASSERT_TRUE(reader->Read(&msg));
+    lost = msg.rows().lost_windows_total();
+  }
+  EXPECT_GT(lost, 0);
+  ctx.TryCancel();
+  reader->Finish();
+  EXPECT_TRUE(WaitFor([&] { return service_->active_streams() == 0; }));
+  EXPECT_GT(service_->windows_lost_total(), 0);
+  // `small` dies with this scope: stop what reads it first.
+  service_->BeginShutdown();
+  server_.reset();
+  service_.reset();
+}
+
+TEST_F(MetricFeedServiceTest, MaxStreamsIsResourceExhausted) {
+  service_->BeginShutdown();
+  server_->Shutdown(1000);
+  StartServer(/*max_streams=*/1);
+  v1::StreamWindowsRequest req;
+  req.add_features("load");
+  req.set_window(1);
+  req.set_follow(true);
+  grpc::ClientContext ctx;
+  auto first = stub_->StreamWindows(&ctx, req);
+  v1::StreamWindowsResponse msg;
+  ASSERT_TRUE(first->Read(&msg));
+  std::vector<v1::StreamWindowsResponse> msgs;
+  grpc::Status s = ReadWindows(req, &msgs);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("max_streams"));
+  ctx.TryCancel();
+  first->Finish();
+}
+
+TEST_F(MetricFeedServiceTest, NotReadyIsUnavailable) {
+  ready_ = false;
+  grpc::ClientContext ctx;
+  v1::ListSeriesResponse resp;
+  grpc::Status s = stub_->ListSeries(&ctx, v1::ListSeriesRequest(), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("not ready"));
+  v1::StreamWindowsRequest req;
+  req.add_features("load");
+  req.set_window(1);
+  std::vector<v1::StreamWindowsResponse> msgs;
+  EXPECT_EQ(ReadWindows(req, &msgs).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(MetricFeedServiceTest, ShutdownEndsFollowStreamsWithUnavailable) {
+  v1::StreamWindowsRequest req;
+  req.add_features("load");
+  req.set_window(1);
+  req.set_follow(true);
+  grpc::ClientContext ctx;
+  auto reader = stub_->StreamWindows(&ctx, req);
+  v1::StreamWindowsResponse msg;
+  while (reader->Read(&msg) && !msg.has_rows()) {
+  }
+  service_->BeginShutdown();
+  while (reader->Read(&msg)) {
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("shutting down"));
+}
+
+TEST_F(MetricFeedServiceTest, GetStatusReportsStoreAndUpstream) {
+  grpc::ClientContext ctx;
+  v1::GetStatusResponse resp;
+  ASSERT_TRUE(stub_->GetStatus(&ctx, v1::GetStatusRequest(), &resp).ok());
+  EXPECT_EQ(resp.version(), "test");
+  EXPECT_EQ(resp.upstream_url(), "http://prometheus:9090");
+  EXPECT_EQ(resp.upstream_state(), v1::UP);
+  EXPECT_EQ(resp.series_count(), 2);
+  EXPECT_EQ(resp.samples_held(), 200);
+  EXPECT_GT(resp.ring_bytes(), 200 * 16);
+  EXPECT_TRUE(resp.ready());
+  EXPECT_EQ(resp.complete_through_ms(), kT0 + 99'000);
+  EXPECT_EQ(resp.active_streams(), 0);
+}
+
+TEST_F(MetricFeedServiceTest, HealthReportsReadiness) {
+  auto health = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                    grpc::InsecureChannelCredentials());
+  // Generic call to grpc.health.v1.Health/Check without generated health stubs.
+  grpc::GenericStub stub(health);
+  auto check = [&](const std::string& service) {
+    // HealthCheckRequest{service} = field 1, length-delimited.
+    std::string req = std::string(1, '\x0a') + char(service.size()) + service;
+    grpc::ByteBuffer out;
+    grpc::Slice slice(req);
+    grpc::ByteBuffer in(&slice, 1);
+    grpc::ClientContext ctx;
+    std::atomic<bool> done{false};
+    grpc::Status status;
+    stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &in, &out,
+                   [&](grpc::Status s) {
+                     status = s;
+                     done = true;
+                   });
+    EXPECT_TRUE(WaitFor([&] { return done.load(); }));
+    std::vector<grpc::Slice> slices;
+    out.Dump(&slices);
+    std::string resp;
+    for (auto& s : slices) resp += std::string(reinterpret_cast<const char*>(s.begin()), s.size());
+    // HealthCheckResponse{status = 1 (SERVING) or 2 (NOT_SERVING)}.
+    return resp.size() == 2 ? int(resp[1]) : -1;
+  };
+  EXPECT_EQ(check(GrpcServer::kServiceName), 1);
+  server_->SetReady(false);
+  EXPECT_EQ(check(GrpcServer::kServiceName), 2);
+  EXPECT_EQ(check(""), 1);  // Liveness stays up.
+}
+
+}  // namespace
+}  // namespace promfeed::server
