@@ -260,6 +260,8 @@ class Loader {
                        "; fix the YAML (indent with spaces, quote values that "
                        "contain ': ' or start with a special character)"));
     }
+    // A trailing '---' leaves an empty document behind: ignore those.
+    while (docs.size() > 1 && docs.back().IsNull()) docs.pop_back();
     if (docs.size() > 1) {
       return Error(docs[1].Mark(), "",
                    Cat("the file holds ", docs.size(),
@@ -534,19 +536,18 @@ class Loader {
     if (authority.empty()) {
       return Error(MarkOf(e), kPath, Cat("\"", *url, "\" has no host", kHint));
     }
-    bool has_port = authority.back() != ']' && authority.find(':') != std::string_view::npos;
-    if (has_port || authority[0] == '[') {
-      std::string why = has_port ? CheckHostPort(authority) : "";
-      if (!has_port && authority.back() != ']') why = "the '[' of the IPv6 address is not closed";
-      if (why.empty() && has_port && authority[0] == ':') why = "the host is missing";
-      if (!why.empty()) return Error(MarkOf(e), kPath, Cat("\"", *url, "\": ", why, kHint));
-    } else {
-      for (char c : authority) {
-        if (std::isspace(static_cast<unsigned char>(c))) {
-          return Error(MarkOf(e), kPath, Cat("\"", *url, "\": the host contains a space", kHint));
-        }
-      }
+    std::string why;
+    if (authority.starts_with("[") && authority.ends_with("]")) {
+      if (authority.size() == 2) why = "the IPv6 address is empty";
+    } else if (authority.starts_with(":")) {
+      why = "the host is missing";
+    } else if (authority.starts_with("[") || authority.find(':') != std::string_view::npos) {
+      why = CheckHostPort(authority);
+    } else if (std::any_of(authority.begin(), authority.end(),
+                           [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
+      why = "the host contains a space";
     }
+    if (!why.empty()) return Error(MarkOf(e), kPath, Cat("\"", *url, "\": ", why, kHint));
     while (url->size() > 1 && url->back() == '/') url->pop_back();
     return absl::OkStatus();
   }

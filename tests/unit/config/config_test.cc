@@ -254,6 +254,8 @@ TEST(ConfigTest, RejectsTopLevelNonMap) {
 TEST(ConfigTest, RejectsSeveralDocuments) {
   EXPECT_THAT(ErrorOf(std::string(kInputs) + "---\n" + kInputs),
               StartsWith("cfg.yml:4:1: the file holds 2 YAML documents"));
+  // A trailing '---' is harmless.
+  EXPECT_EQ(MustParse(std::string(kInputs) + "---\n").inputs.size(), 1u);
 }
 
 TEST(ConfigTest, RejectsUnknownKeyWithSuggestion) {
@@ -679,15 +681,33 @@ TEST(ConfigTest, LoadConfigFileNotFound) {
   EXPECT_THAT(Msg(c.status()), HasSubstr("/nonexistent/promfeed.yml"));
 }
 
+// Exits 0 when loading `path` fails with PERMISSION_DENIED naming the path.
+[[noreturn]] void LoadExpectingPermissionDenied(const std::string& path) {
+  absl::StatusOr<Config> c = LoadConfigFile(path);
+  bool ok = !c.ok() && c.status().code() == absl::StatusCode::kPermissionDenied &&
+            Msg(c.status()).find(path) != std::string::npos;
+  std::_Exit(ok ? 0 : 1);
+}
+
 TEST(ConfigTest, LoadConfigFilePermissionDenied) {
-  if (geteuid() == 0) GTEST_SKIP() << "root reads any file";
   TempDir dir;
   std::string cfg = dir.Write("c.yml", kInputs);
+  ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);
   ASSERT_EQ(chmod(cfg.c_str(), 0), 0);
-  absl::StatusOr<Config> c = LoadConfigFile(cfg);
-  ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(Msg(c.status()), HasSubstr(cfg));
+  if (geteuid() != 0) {
+    absl::StatusOr<Config> c = LoadConfigFile(cfg);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_THAT(Msg(c.status()), HasSubstr(cfg));
+    return;
+  }
+  // root reads any file: check as an unprivileged user in a child process.
+  EXPECT_EXIT(
+      {
+        if (setgid(65534) != 0 || setuid(65534) != 0) std::_Exit(2);
+        LoadExpectingPermissionDenied(cfg);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(ConfigTest, LoadConfigFileErrorsNameTheFile) {
