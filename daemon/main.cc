@@ -102,8 +102,8 @@ int CheckConfig(const std::string& path) {
     std::fprintf(stderr, "FAILED: %s\n", std::string(cfg.status().message()).c_str());
     return 1;
   }
-  std::printf("SUCCESS: %s is valid promfeed config: %zu inputs, poll interval %s\n",
-              path.c_str(), cfg->inputs.size(),
+  std::printf("SUCCESS: %s is valid promfeed config: %zu inputs, poll interval %s\n", path.c_str(),
+              cfg->inputs.size(),
               cfg->poll_interval_auto ? "auto" : FormatDurationMs(cfg->poll_interval_ms).c_str());
   return 0;
 }
@@ -157,8 +157,8 @@ int Run(const Flags& flags) {
                      FormatDurationMs(*interval));
         break;
       }
-      spdlog::warn("poll interval lookup failed retry_in={} error={}",
-                   FormatDurationMs(backoff), logging::Quote(interval.status().message()));
+      spdlog::warn("poll interval lookup failed retry_in={} error={}", FormatDurationMs(backoff),
+                   logging::Quote(interval.status().message()));
       if (IsStop(WaitSignal(signals, backoff))) return 0;
     }
   }
@@ -228,10 +228,9 @@ int Run(const Flags& flags) {
   service.BeginShutdown();
   (*grpc_server)->Shutdown(cfg.shutdown_timeout_ms);
   poller.Stop();
-  spdlog::info("stopped took_ms={}",
-               std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - started)
-                   .count());
+  spdlog::info("stopped took_ms={}", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - started)
+                                         .count());
   return 0;
 }
 

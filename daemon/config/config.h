@@ -68,7 +68,7 @@ struct Config {
   int32_t max_streams = 256;
   int64_t shutdown_timeout_ms = 5'000;  // SIGTERM: streams are cancelled after this.
   // `log:`
-  std::string log_level = "info";    // debug, info, warn, error.
+  std::string log_level = "info";     // debug, info, warn, error.
   std::string log_format = "logfmt";  // logfmt or json.
 };
 

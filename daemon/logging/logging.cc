@@ -93,9 +93,8 @@ class LineFormatter final : public spdlog::formatter {
   explicit LineFormatter(std::string format) : format_(std::move(format)) {}
 
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        msg.time.time_since_epoch())
-                        .count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
     const std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm;
     gmtime_r(&secs, &tm);
@@ -103,9 +102,8 @@ class LineFormatter final : public spdlog::formatter {
     const size_t n = std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     std::snprintf(ts + n, sizeof(ts) - n, ".%03dZ", static_cast<int>(ms % 1000));
     const auto level = spdlog::level::to_string_view(msg.level);
-    const std::string line =
-        FormatLine(format_, ts, std::string_view(level.data(), level.size()),
-                   std::string_view(msg.payload.data(), msg.payload.size()));
+    const std::string line = FormatLine(format_, ts, std::string_view(level.data(), level.size()),
+                                        std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(line.data(), line.data() + line.size());
     dest.push_back('\n');
   }
@@ -168,8 +166,8 @@ absl::Status Configure(std::string_view level, std::string_view format) {
     return absl::InvalidArgumentError("log format '" + std::string(format) +
                                       "' is unknown; use logfmt or json");
   }
-  auto logger = std::make_shared<spdlog::logger>(
-      "promfeed", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("promfeed",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_formatter(std::make_unique<LineFormatter>(std::string(format)));
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::info);

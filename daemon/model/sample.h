@@ -20,9 +20,7 @@ inline constexpr uint64_t kStaleMarkerBits = 0x7ff0000000000002ULL;
 
 inline double StaleMarker() { return std::bit_cast<double>(kStaleMarkerBits); }
 
-inline bool IsStaleMarker(double v) {
-  return std::bit_cast<uint64_t>(v) == kStaleMarkerBits;
-}
+inline bool IsStaleMarker(double v) { return std::bit_cast<uint64_t>(v) == kStaleMarkerBits; }
 
 }  // namespace promfeed
 

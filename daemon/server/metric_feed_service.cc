@@ -223,11 +223,11 @@ class MetricFeedService::CursorStream
   }
 
   std::mutex mu_;
-  bool writing_ = false;    // A StartWrite has not completed yet.
-  bool waiting_ = false;    // Blocked on new data; Wake resumes.
+  bool writing_ = false;  // A StartWrite has not completed yet.
+  bool waiting_ = false;  // Blocked on new data; Wake resumes.
   bool cancelled_ = false;
-  bool finished_ = false;   // Finish called or about to be.
-  Response message_;        // The one message in flight.
+  bool finished_ = false;  // Finish called or about to be.
+  Response message_;       // The one message in flight.
   std::shared_ptr<CursorStream> self_;
 };
 
@@ -355,8 +355,8 @@ absl::Status MetricFeedService::CheckServing() const {
   }
   const UpstreamStatus up = options_.upstream_status();
   if (!up.ready) {
-    std::string msg = "promfeed is not ready: waiting for the first successful poll of " +
-                      up.url + "; retry shortly";
+    std::string msg = "promfeed is not ready: waiting for the first successful poll of " + up.url +
+                      "; retry shortly";
     if (!up.last_error.empty()) msg += " (last error: " + up.last_error + ")";
     return absl::UnavailableError(msg);
   }
@@ -424,18 +424,17 @@ grpc::ServerWriteReactor<v1::ReadRangeResponse>* MetricFeedService::ReadRange(
     return new Failed(absl::InvalidArgumentError(
         "start_ms is required: the first grid time wanted, in Unix epoch milliseconds"));
   }
-  window::WindowRequest req{
-      .features = {request->selectors().begin(), request->selectors().end()},
-      .step_ms = request->step_ms(),
-      .window = 1,
-      .shift = 1,
-      .fill = window::Fill::kNanMask,
-      .start_ms = request->start_ms(),
-      .end_ms = request->end_ms(),
-      .follow = false,
-      .lookback_ms = request->lookback_ms()};
-  absl::StatusOr<window::WindowPlan> plan = window::PlanWindows(*store_, req, Limits(),
-                                                                options_.now_ms());
+  window::WindowRequest req{.features = {request->selectors().begin(), request->selectors().end()},
+                            .step_ms = request->step_ms(),
+                            .window = 1,
+                            .shift = 1,
+                            .fill = window::Fill::kNanMask,
+                            .start_ms = request->start_ms(),
+                            .end_ms = request->end_ms(),
+                            .follow = false,
+                            .lookback_ms = request->lookback_ms()};
+  absl::StatusOr<window::WindowPlan> plan =
+      window::PlanWindows(*store_, req, Limits(), options_.now_ms());
   if (!plan.ok()) return new Failed(plan.status());
   if (absl::Status s = AdmitStream(); !s.ok()) return new Failed(s);
   const int rows = RowsPerMessage(request->max_rows_per_message(), plan->series.size(),
@@ -454,22 +453,21 @@ grpc::ServerWriteReactor<v1::StreamWindowsResponse>* MetricFeedService::StreamWi
   v1::DType dtype = request->dtype();
   if (dtype == v1::DTYPE_UNSPECIFIED) dtype = v1::FLOAT32;
   if (dtype != v1::FLOAT32 && dtype != v1::FLOAT64) {
-    return new Failed(absl::InvalidArgumentError(
-        "dtype " + std::to_string(static_cast<int>(request->dtype())) +
-        " is unknown; use FLOAT32 or FLOAT64"));
+    return new Failed(
+        absl::InvalidArgumentError("dtype " + std::to_string(static_cast<int>(request->dtype())) +
+                                   " is unknown; use FLOAT32 or FLOAT64"));
   }
-  window::WindowRequest req{
-      .features = {request->features().begin(), request->features().end()},
-      .step_ms = request->step_ms(),
-      .window = request->window(),
-      .shift = request->shift(),
-      .fill = *fill,
-      .start_ms = request->start_ms(),
-      .end_ms = request->end_ms(),
-      .follow = request->follow(),
-      .lookback_ms = request->lookback_ms()};
-  absl::StatusOr<window::WindowPlan> plan = window::PlanWindows(*store_, req, Limits(),
-                                                                options_.now_ms());
+  window::WindowRequest req{.features = {request->features().begin(), request->features().end()},
+                            .step_ms = request->step_ms(),
+                            .window = request->window(),
+                            .shift = request->shift(),
+                            .fill = *fill,
+                            .start_ms = request->start_ms(),
+                            .end_ms = request->end_ms(),
+                            .follow = request->follow(),
+                            .lookback_ms = request->lookback_ms()};
+  absl::StatusOr<window::WindowPlan> plan =
+      window::PlanWindows(*store_, req, Limits(), options_.now_ms());
   if (!plan.ok()) return new Failed(plan.status());
   if (absl::Status s = AdmitStream(); !s.ok()) return new Failed(s);
   const size_t elem = dtype == v1::FLOAT64 ? sizeof(double) : sizeof(float);

@@ -79,9 +79,7 @@ class SeriesStore {
   // Writer only. Declares that upstream holds no sample older than or at `t_ms` that the store
   // lacks (every poll covering up to t_ms is done); publishes and wakes listeners.
   void AdvanceCompleteThrough(int64_t t_ms);
-  int64_t complete_through_ms() const {
-    return complete_through_.load(std::memory_order_acquire);
-  }
+  int64_t complete_through_ms() const { return complete_through_.load(std::memory_order_acquire); }
 
   // Series matching `selector`, sorted by labels.
   std::vector<SeriesPtr> Select(const Selector& selector) const;
@@ -121,8 +119,7 @@ class SeriesStore {
 
   mutable std::mutex listeners_mu_;
   uint64_t next_listener_id_ ABSL_GUARDED_BY(listeners_mu_) = 1;
-  std::vector<std::pair<uint64_t, std::function<void()>>> listeners_
-      ABSL_GUARDED_BY(listeners_mu_);
+  std::vector<std::pair<uint64_t, std::function<void()>>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
 };
 
 }  // namespace promfeed::store

@@ -40,9 +40,9 @@ absl::Status ResolveFeatures(const store::SeriesStore& store, const WindowReques
     }
   }
   if (static_cast<int64_t>(plan->series.size()) > limits.max_features) {
-    return absl::ResourceExhaustedError(
-        "the features match " + Str(plan->series.size()) + " series, more than the limit of " +
-        Str(limits.max_features) + "; narrow the selectors");
+    return absl::ResourceExhaustedError("the features match " + Str(plan->series.size()) +
+                                        " series, more than the limit of " +
+                                        Str(limits.max_features) + "; narrow the selectors");
   }
   return absl::OkStatus();
 }
@@ -54,8 +54,9 @@ absl::StatusOr<WindowPlan> PlanWindows(const store::SeriesStore& store, const Wi
   WindowPlan plan;
   WindowSpec& spec = plan.spec;
   if (req.step_ms < 0) {
-    return absl::InvalidArgumentError("step_ms is negative; use a positive step or 0 for the "
-                                      "poll interval");
+    return absl::InvalidArgumentError(
+        "step_ms is negative; use a positive step or 0 for the "
+        "poll interval");
   }
   spec.step_ms = req.step_ms > 0 ? req.step_ms : limits.default_step_ms;
   if (req.window < 1) {
@@ -70,8 +71,9 @@ absl::StatusOr<WindowPlan> PlanWindows(const store::SeriesStore& store, const Wi
                                       Str(req.shift));
   }
   if (req.lookback_ms < 0) {
-    return absl::InvalidArgumentError("lookback_ms is negative; use a positive lookback or 0 "
-                                      "for 2 x step");
+    return absl::InvalidArgumentError(
+        "lookback_ms is negative; use a positive lookback or 0 "
+        "for 2 x step");
   }
   spec.window = req.window;
   spec.shift = req.shift > 0 ? req.shift : 1;
@@ -112,8 +114,9 @@ absl::StatusOr<WindowPlan> PlanWindows(const store::SeriesStore& store, const Wi
                                           Str(req.start_ms) + " on the " +
                                           FormatDurationMs(spec.step_ms) + " grid");
       }
-      return absl::UnavailableError("no complete grid row yet at or after start; retry after "
-                                    "the next poll or use follow");
+      return absl::UnavailableError(
+          "no complete grid row yet at or after start; retry after "
+          "the next poll or use follow");
     }
   }
   return plan;

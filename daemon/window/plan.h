@@ -18,17 +18,17 @@ struct WindowRequest {
   std::vector<std::string> features;  // PromQL series selectors.
   int64_t step_ms = 0;                // 0: default_step_ms.
   int32_t window = 1;
-  int32_t shift = 0;                  // 0: 1.
+  int32_t shift = 0;  // 0: 1.
   Fill fill = Fill::kNanMask;
-  int64_t start_ms = 0;               // 0: oldest time held for every feature.
-  int64_t end_ms = 0;                 // 0: the newest complete row. Ignored with follow.
+  int64_t start_ms = 0;  // 0: oldest time held for every feature.
+  int64_t end_ms = 0;    // 0: the newest complete row. Ignored with follow.
   bool follow = false;
-  int64_t lookback_ms = 0;            // 0: 2 x step.
+  int64_t lookback_ms = 0;  // 0: 2 x step.
 };
 
 struct WindowPlan {
-  std::vector<store::SeriesPtr> series;      // Feature columns in order.
-  std::vector<int32_t> selector_index;       // Request feature that matched each column.
+  std::vector<store::SeriesPtr> series;  // Feature columns in order.
+  std::vector<int32_t> selector_index;   // Request feature that matched each column.
   WindowSpec spec;
 };
 

@@ -19,15 +19,13 @@ int64_t CompleteThrough(const store::SeriesStore& store,
   for (const store::SeriesPtr& f : features) {
     min_newest = std::min(min_newest, f->ring().newest_time_ms());
   }
-  const int64_t by_series = features.empty() || min_newest == INT64_MIN ? INT64_MIN
-                                                                         : min_newest - 1;
+  const int64_t by_series =
+      features.empty() || min_newest == INT64_MIN ? INT64_MIN : min_newest - 1;
   return std::max(store.complete_through_ms(), by_series);
 }
 
 WindowCursor::WindowCursor(std::vector<store::SeriesPtr> features, WindowSpec spec)
-    : features_(std::move(features)),
-      spec_(spec),
-      previous_(features_.size(), std::nan("")) {}
+    : features_(std::move(features)), spec_(spec), previous_(features_.size(), std::nan("")) {}
 
 int64_t WindowCursor::SkipLostRows() {
   const int64_t needed_from = RowTime(next_row_) - spec_.lookback_ms + 1;
@@ -58,8 +56,7 @@ int64_t WindowCursor::SkipLostRows() {
   return lost;
 }
 
-WindowCursor::Result WindowCursor::Next(int64_t complete_through_ms, int max_rows,
-                                        RowBlock* out) {
+WindowCursor::Result WindowCursor::Next(int64_t complete_through_ms, int max_rows, RowBlock* out) {
   const int64_t lost = SkipLostRows();
   const int64_t first_time = RowTime(next_row_);
   if (first_time > spec_.end_ms) {
@@ -78,8 +75,8 @@ WindowCursor::Result WindowCursor::Next(int64_t complete_through_ms, int max_row
     }
     return first_time > spec_.end_ms ? Result::kEnd : Result::kWait;
   }
-  const int rows = static_cast<int>(
-      std::min<int64_t>(max_rows, (last_time - first_time) / spec_.step_ms + 1));
+  const int rows =
+      static_cast<int>(std::min<int64_t>(max_rows, (last_time - first_time) / spec_.step_ms + 1));
   SampleRows(next_row_, rows, out);
   out->lost_windows = lost;
   lost_total_ += lost;
@@ -108,8 +105,8 @@ void WindowCursor::SampleRows(int64_t first_row, int rows, RowBlock* out) {
       const int64_t t = out->time_ms[r];
       while (next < scratch_.size() && scratch_[next].time_ms <= t) ++next;
       const Sample* s = next > 0 ? &scratch_[next - 1] : nullptr;
-      const bool present = s != nullptr && s->time_ms > t - spec_.lookback_ms &&
-                           !IsStaleMarker(s->value);
+      const bool present =
+          s != nullptr && s->time_ms > t - spec_.lookback_ms && !IsStaleMarker(s->value);
       double v;
       if (present) {
         v = s->value;

@@ -37,19 +37,19 @@ struct WindowSpec {
   int32_t window = 1;
   int32_t shift = 1;
   Fill fill = Fill::kNanMask;
-  int64_t start_ms = 0;          // Grid time of row 0; a multiple of step_ms.
-  int64_t end_ms = kFollowEnd;   // Grid time of the last row; kFollowEnd to follow forever.
+  int64_t start_ms = 0;         // Grid time of row 0; a multiple of step_ms.
+  int64_t end_ms = kFollowEnd;  // Grid time of the last row; kFollowEnd to follow forever.
 };
 
 struct RowBlock {
   int64_t first_row = 0;
   int32_t rows = 0;
-  std::vector<int64_t> time_ms;  // [rows]
-  std::vector<double> values;    // [rows x features], row-major.
-  std::vector<uint8_t> mask;     // [rows x features]; 1 = real sample.
-  bool all_present = true;       // Every mask entry is 1.
-  int64_t first_window = 0;      // First window completed here (if window_count > 0).
-  int32_t window_count = 0;      // Windows completed here, dropped ones included.
+  std::vector<int64_t> time_ms;          // [rows]
+  std::vector<double> values;            // [rows x features], row-major.
+  std::vector<uint8_t> mask;             // [rows x features]; 1 = real sample.
+  bool all_present = true;               // Every mask entry is 1.
+  int64_t first_window = 0;              // First window completed here (if window_count > 0).
+  int32_t window_count = 0;              // Windows completed here, dropped ones included.
   std::vector<int64_t> dropped_windows;  // Fill::kDrop: completed windows with a gap.
   int64_t lost_windows = 0;              // Lost to ring turnover just before this block.
 };
@@ -94,9 +94,9 @@ class WindowCursor {
   const std::vector<store::SeriesPtr> features_;
   const WindowSpec spec_;
   int64_t next_row_ = 0;
-  int64_t next_window_ = 0;         // Lowest window index not yet completed or lost.
-  int64_t last_missing_row_ = -1;   // Newest row produced with any missing value.
-  std::vector<double> previous_;    // Fill::kPrevious: last value per feature.
+  int64_t next_window_ = 0;        // Lowest window index not yet completed or lost.
+  int64_t last_missing_row_ = -1;  // Newest row produced with any missing value.
+  std::vector<double> previous_;   // Fill::kPrevious: last value per feature.
   std::vector<Sample> scratch_;
   int64_t dropped_total_ = 0;
   int64_t lost_total_ = 0;

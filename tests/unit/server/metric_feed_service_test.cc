@@ -100,8 +100,7 @@ class MetricFeedServiceTest : public ::testing::Test {
     return reader->Finish();
   }
 
-  grpc::Status ReadRange(const v1::ReadRangeRequest& req,
-                         std::vector<v1::ReadRangeResponse>* out) {
+  grpc::Status ReadRange(const v1::ReadRangeRequest& req, std::vector<v1::ReadRangeResponse>* out) {
     grpc::ClientContext ctx;
     auto reader = stub_->ReadRange(&ctx, req);
     v1::ReadRangeResponse msg;
@@ -167,8 +166,7 @@ TEST_F(MetricFeedServiceTest, ListSeriesErrors) {
     v1::ListSeriesRequest req;
     req.set_limit(-1);
     v1::ListSeriesResponse resp;
-    EXPECT_EQ(stub_->ListSeries(&ctx, req, &resp).error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(stub_->ListSeries(&ctx, req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
 }
 
@@ -319,10 +317,10 @@ TEST_F(MetricFeedServiceTest, StreamWindowsInvalidRequests) {
     std::string message;
   } cases[] = {
       {[](auto* r) { r->set_window(0); }, grpc::StatusCode::INVALID_ARGUMENT, "window"},
-      {[](auto* r) { r->set_fill(static_cast<v1::Fill>(99)); },
-       grpc::StatusCode::INVALID_ARGUMENT, "fill 99"},
-      {[](auto* r) { r->set_dtype(static_cast<v1::DType>(7)); },
-       grpc::StatusCode::INVALID_ARGUMENT, "dtype 7"},
+      {[](auto* r) { r->set_fill(static_cast<v1::Fill>(99)); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "fill 99"},
+      {[](auto* r) { r->set_dtype(static_cast<v1::DType>(7)); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "dtype 7"},
       {[](auto* r) { r->clear_features(); }, grpc::StatusCode::INVALID_ARGUMENT, "features"},
       {[](auto* r) { r->set_step_ms(-5); }, grpc::StatusCode::INVALID_ARGUMENT, "step_ms"},
       {[](auto* r) { r->set_features(0, "missing_metric"); }, grpc::StatusCode::NOT_FOUND,

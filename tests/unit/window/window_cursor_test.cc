@@ -18,8 +18,13 @@ store::StoreOptions Opts() {
 
 WindowSpec Spec(int64_t start, int64_t end, int32_t window = 1, int32_t shift = 1,
                 Fill fill = Fill::kNanMask) {
-  return {.step_ms = 1000, .lookback_ms = 2000, .window = window, .shift = shift,
-          .fill = fill, .start_ms = start, .end_ms = end};
+  return {.step_ms = 1000,
+          .lookback_ms = 2000,
+          .window = window,
+          .shift = shift,
+          .fill = fill,
+          .start_ms = start,
+          .end_ms = end};
 }
 
 // Values of feature f over the block's rows.
@@ -154,10 +159,9 @@ TEST(WindowCursorTest, WindowsAndShiftAcrossBlocks) {
   EXPECT_EQ(rows, 20);
   // Blocks of 5 rows: rows 0-4 complete window 0 (ends row 3); 5-9: windows 1 (6), 2 (9);
   // 10-14: window 3 (12); 15-19: windows 4 (15), 5 (18).
-  EXPECT_THAT(completed, ElementsAre(std::pair<int64_t, int32_t>{0, 1},
-                                     std::pair<int64_t, int32_t>{1, 2},
-                                     std::pair<int64_t, int32_t>{3, 1},
-                                     std::pair<int64_t, int32_t>{4, 2}));
+  EXPECT_THAT(completed,
+              ElementsAre(std::pair<int64_t, int32_t>{0, 1}, std::pair<int64_t, int32_t>{1, 2},
+                          std::pair<int64_t, int32_t>{3, 1}, std::pair<int64_t, int32_t>{4, 2}));
 }
 
 TEST(WindowCursorTest, FollowEmitsOnlyCompleteRowsAndNeverRevises) {
@@ -206,7 +210,7 @@ TEST(WindowCursorTest, SlowReaderIsToldHowManyWindowsItLost) {
   WindowCursor cursor({a}, spec);
   RowBlock b;
   ASSERT_EQ(cursor.Next(CompleteThrough(store, {a}), 100, &b), WindowCursor::Result::kBlock);
-  EXPECT_EQ(b.rows, 4);  // 1..4 s (5 s is the newest sample: not final).
+  EXPECT_EQ(b.rows, 4);          // 1..4 s (5 s is the newest sample: not final).
   EXPECT_EQ(b.window_count, 2);  // Windows 0 (rows 0-2) and 1 (rows 1-3).
   // The reader pauses while the ring turns over several times.
   const int64_t last = 5 + 3 * static_cast<int64_t>(capacity);

@@ -15,8 +15,7 @@ inline Labels SeriesLabels(const std::string& name) {
 }
 
 // Appends samples to series `name` and publishes.
-inline void Put(store::SeriesStore& store, const std::string& name,
-                std::vector<Sample> samples) {
+inline void Put(store::SeriesStore& store, const std::string& name, std::vector<Sample> samples) {
   store.Append(SeriesLabels(name), samples);
   store.Publish();
 }
