@@ -26,12 +26,11 @@ from datetime import datetime
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import promfeed  # noqa: E402
-import promfeed.tf  # noqa: E402
-from promfeed import tfio  # noqa: E402
+import numpy as np
+import promfeed
+import promfeed.tf
+import tensorflow as tf
+from promfeed import tfio
 
 COUNTER = 'prometheus_http_requests_total{handler="/metrics"}'
 GAUGE = "go_memstats_gc_sys_bytes"
@@ -60,15 +59,15 @@ def part1_counter(target: str, offset: int) -> None:
     dataset = tfio.experimental.IODataset.from_prometheus(
         COUNTER, 5, offset=offset, endpoint=target
     )
-    print("Dataset Spec:\n{}\n".format(dataset.element_spec))
+    print(f"Dataset Spec:\n{dataset.element_spec}\n")
     job = "prometheus"
     instance = next(iter(dataset.element_spec[1][job]))
     metric = next(iter(dataset.element_spec[1][job][instance]))
-    print("Time Series {}/{}:".format(job, metric))
+    print(f"Time Series {job}/{metric}:")
     n = 0
     for time_ms, value in dataset:
         t = datetime.fromtimestamp(int(time_ms) // 1000)
-        print("{}: {}".format(t, value[job][instance][metric].numpy()))
+        print(f"{t}: {value[job][instance][metric].numpy()}")
         n += 1
     if n != 5:
         raise SystemExit(f"expected 5 elements, got {n}")
@@ -149,9 +148,8 @@ def part3_lstm(target: str, offset: int, samples: int, epochs: int) -> bool:
     )
     losses = hist.history["loss"]
     went_down = len(losses) >= 2 and losses[-1] < losses[0]
-    print(
-        f"loss {losses[0]:.6f} -> {losses[-1]:.6f}: {'went down' if went_down else 'did NOT go down'}"
-    )
+    verdict = "went down" if went_down else "did NOT go down"
+    print(f"loss {losses[0]:.6f} -> {losses[-1]:.6f}: {verdict}")
     return went_down
 
 

@@ -168,7 +168,8 @@ def test_close_and_gc_cancel_the_stream():
     st.follow_rows = 10_000
     with FakeDaemon(st) as f, promfeed.Client(f.target) as c:
         s = c.windows("go_memstats_gc_sys_bytes", window=2, follow=True)
-        next(iter(s))
+        it0 = iter(s)  # a WindowStream is single-pass: dropping its iterator closes it
+        next(it0)
         wait_streams(c, 1)
         s.close()
         wait_streams(c, 0)
