@@ -27,9 +27,10 @@ from datetime import datetime
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 
 import numpy as np
+import tensorflow as tf
+
 import promfeed
 import promfeed.tf
-import tensorflow as tf
 from promfeed import tfio
 
 COUNTER = 'prometheus_http_requests_total{handler="/metrics"}'

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
+
 from promfeed.v1 import metric_feed_pb2 as pb
 from promfeed.v1 import metric_feed_pb2_grpc as pb_grpc
 

@@ -7,11 +7,13 @@ import time
 
 import grpc
 import numpy as np
-import promfeed
 import pytest
-from fake_daemon import FakeDaemon, FakeSeries, FakeState, grid_values
 from numpy.lib.stride_tricks import sliding_window_view
+
+import promfeed
 from promfeed import errors
+
+from fake_daemon import FakeDaemon, FakeSeries, FakeState, grid_values
 
 STEP = 1000
 T0 = 1_700_000_000_000  # a whole second

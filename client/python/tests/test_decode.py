@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
+
 from promfeed._decode import WindowAssembler
 from promfeed._types import Fill, StreamHeader
 from promfeed.errors import ProtocolError

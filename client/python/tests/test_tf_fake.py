@@ -12,9 +12,10 @@ tf = pytest.importorskip("tensorflow")
 
 import promfeed  # noqa: E402
 import promfeed.tf  # noqa: E402
-from fake_daemon import FakeDaemon, grid_values  # noqa: E402
 from promfeed import errors  # noqa: E402
 from promfeed import tfio as pf_tfio  # noqa: E402
+
+from fake_daemon import FakeDaemon, grid_values  # noqa: E402
 from test_client_fake import STEP, T0, make_state, wait_streams  # noqa: E402
 
 

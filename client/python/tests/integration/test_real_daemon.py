@@ -10,13 +10,13 @@ import time
 
 import grpc
 import numpy as np
-import promfeed
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
+
+import promfeed
 from promfeed import errors
 from promfeed.v1 import metric_feed_pb2 as pb
 from promfeed.v1 import metric_feed_pb2_grpc as pb_grpc
-
 from tests.harness import procs, promql
 
 pytestmark = pytest.mark.integration
