@@ -185,26 +185,48 @@ def test_model_fit_runs_on_promfeed_tf_windows(client):
 
 
 def test_follow_yields_new_windows_as_time_passes(client):
+    end = wait_history(client, GAUGE, 10)
+    edge = client.status().complete_through_ms
+    newest = 0
+    t0 = time.monotonic()
+    with client.windows(
+        GAUGE, window=2, start=end - 5 * STEP, follow=True, stream_timeout=-1, fill="previous"
+    ) as s:
+        for b in s:
+            if len(b):
+                newest = max(newest, int(b.time_ms[:, -1].max()))
+            if newest >= edge + 3 * STEP or time.monotonic() - t0 > 20:
+                break
+    assert newest >= edge + 3 * STEP, f"no window 3 s past the live edge {edge} within 20 s"
+    assert time.monotonic() - t0 >= 1.5
+
+
+def test_follow_dataset_is_endless_until_its_iterator_goes(client):
     tf = pytest.importorskip("tensorflow")
     import promfeed.tf
 
     end = wait_history(client, GAUGE, 10)
-    start = end - 5 * STEP  # 6 historical rows -> 4 windows of 3 rows
     ds = promfeed.tf.windows(
         client.target,
         GAUGE,
         window=2,
         horizon=1,
-        start=start,
+        start=end - 5 * STEP,
         follow=True,
         stream_timeout=-1,
         fill="previous",
     )
+    it = iter(ds)
+    times = []
     t0 = time.monotonic()
-    n = sum(1 for _ in ds.take(4 + 3))  # 3 windows that only exist once 3 more seconds pass
-    assert n == 7
-    assert time.monotonic() - t0 >= 1.5
-    assert tf.is_tensor(next(iter(ds))[0])
+    while time.monotonic() - t0 < 20:
+        x, _ = next(it)
+        assert x.shape == (2, 2) and x.dtype == tf.float32
+        times.append(time.monotonic())
+        if times[-1] - t0 > 2.5:
+            break
+    assert times[-1] - t0 > 2.5  # still yielding seconds after the history ran out
+    del it
 
 
 def test_stream_timeout_zero_stops_at_the_live_edge_and_n_ms_after_idle(client):
