@@ -311,7 +311,7 @@ class Loader {
     MapView view;
     view.node = node;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
+      const YAML::Node key = it->first;  // A copy: `it->` is a temporary proxy.
       if (!key.IsScalar()) {
         return Error(key.Mark(), path,
                      Cat("keys must be plain names, got ", KindOf(key),
@@ -652,7 +652,7 @@ class Loader {
     }
     std::set<std::string> seen;  // Lower-case: header names are case-insensitive.
     for (auto it = section.value.begin(); it != section.value.end(); ++it) {
-      const YAML::Node& key = it->first;
+      const YAML::Node key = it->first;  // A copy: `it->` is a temporary proxy.
       if (!key.IsScalar() || !IsHeaderToken(key.Scalar())) {
         return Error(key.Mark(), kPath,
                      "header names are letters, digits and -, e.g. X-Scope-OrgID");
@@ -668,7 +668,7 @@ class Loader {
         return Error(key.Mark(), path, "header set twice; keep only one");
       }
       // Values may be secrets (API keys): never echo them.
-      const YAML::Node& value = it->second;
+      const YAML::Node value = it->second;
       if (!value.IsScalar()) {
         return Error(value.IsNull() ? key.Mark() : value.Mark(), path,
                      Cat("expected a string value, got ", KindOf(value),
