@@ -1,0 +1,671 @@
+#include "daemon/upstream/prom_json.h"
+
+#include <simdjson.h>
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "daemon/model/duration.h"
+#include "daemon/upstream/errors.h"
+#include "daemon/upstream/str_util.h"
+
+namespace promfeed::upstream {
+namespace {
+
+namespace od = simdjson::ondemand;
+using internal::Append;
+using internal::Cat;
+using internal::Join;
+
+constexpr int64_t kDefaultScrapeIntervalMs = 60'000;  // Prometheus's global default.
+
+std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
+
+std::string_view TrimJsonSpace(std::string_view s) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::string_view JsonTypeName(od::json_type t) {
+  switch (t) {
+    case od::json_type::array:
+      return "an array";
+    case od::json_type::object:
+      return "an object";
+    case od::json_type::number:
+      return "a number";
+    case od::json_type::string:
+      return "a string";
+    case od::json_type::boolean:
+      return "a boolean";
+    case od::json_type::null:
+      return "null";
+  }
+  return "an unknown value";
+}
+
+bool IsShapeError(simdjson::error_code e) {
+  return e == simdjson::INCORRECT_TYPE || e == simdjson::NUMBER_ERROR ||
+         e == simdjson::NO_SUCH_FIELD || e == simdjson::NUMBER_OUT_OF_RANGE;
+}
+
+// Decoding state shared by the helpers: where the buffer starts (for byte offsets) and the
+// sample budget.
+struct Ctx {
+  const char* base = nullptr;
+  od::document* doc = nullptr;
+  size_t samples = 0;
+  size_t max_samples = 0;
+
+  std::string At() const {
+    const char* p = nullptr;
+    if (doc != nullptr && doc->current_location().get(p) == simdjson::SUCCESS && p >= base) {
+      return Cat(" at byte ", p - base);
+    }
+    return "";
+  }
+
+  // A simdjson error while reading `path`.
+  absl::Status Json(simdjson::error_code e, std::string_view path) const {
+    if (IsShapeError(e)) {
+      return WithReason(absl::InvalidArgumentError(Cat(path, ": wrong type or value (",
+                                                       simdjson::error_message(e), ")", At())),
+                        FailureReason::kDecode);
+    }
+    return WithReason(absl::DataLossError(
+                          Cat("malformed JSON in ", path, At(), ": ", simdjson::error_message(e))),
+                      FailureReason::kDecode);
+  }
+
+  absl::Status Shape(std::string_view path, std::string_view what) const {
+    return WithReason(absl::InvalidArgumentError(Cat(path, ": ", what, At())),
+                      FailureReason::kDecode);
+  }
+
+  absl::Status Expected(std::string_view path, std::string_view expected, od::json_type got) const {
+    return Shape(path, Cat("expected ", expected, ", got ", JsonTypeName(got)));
+  }
+};
+
+// Evaluates `expr` (a simdjson error_code); on error returns ctx.Json(error, path). `path` is
+// evaluated only on error.
+#define PF_JSON(expr, path)                                                  \
+  do {                                                                       \
+    if (simdjson::error_code pf_err_ = (expr); pf_err_ != simdjson::SUCCESS) \
+      return ctx.Json(pf_err_, path);                                        \
+  } while (0)
+
+#define PF_RETURN_IF_ERROR(expr)                                   \
+  do {                                                             \
+    if (absl::Status pf_st_ = (expr); !pf_st_.ok()) return pf_st_; \
+  } while (0)
+
+absl::Status ExpectType(Ctx& ctx, od::value& v, od::json_type want, std::string_view want_name,
+                        const std::string& path) {
+  od::json_type t;
+  PF_JSON(v.type().get(t), path);
+  if (t != want) return ctx.Expected(path, want_name, t);
+  return absl::OkStatus();
+}
+
+absl::Status ReadString(Ctx& ctx, od::value v, std::string_view path, std::string& out) {
+  od::json_type t;
+  PF_JSON(v.type().get(t), path);
+  if (t != od::json_type::string) return ctx.Expected(path, "a string", t);
+  std::string_view s;
+  PF_JSON(v.get_string().get(s), path);
+  out.assign(s);
+  return absl::OkStatus();
+}
+
+absl::Status ReadStringArray(Ctx& ctx, od::value v, std::string_view path,
+                             std::vector<std::string>& out) {
+  od::json_type t;
+  PF_JSON(v.type().get(t), path);
+  if (t == od::json_type::null) return absl::OkStatus();
+  if (t != od::json_type::array) return ctx.Expected(path, "an array of strings", t);
+  od::array a;
+  PF_JSON(v.get_array().get(a), path);
+  size_t i = 0;
+  for (auto er : a) {
+    od::value e;
+    PF_JSON(er.get(e), Cat(path, "[", i, "]"));
+    std::string s;
+    PF_RETURN_IF_ERROR(ReadString(ctx, e, Cat(path, "[", i, "]"), s));
+    out.push_back(std::move(s));
+    ++i;
+  }
+  return absl::OkStatus();
+}
+
+// Reads `[<time>, "<value>"]`. `path` yields the path for messages (called only on error).
+// With `text` non-null the value is kept as text (string results) and the sample value is NaN.
+template <typename PathFn>
+absl::Status ReadPair(Ctx& ctx, od::value v, PathFn path, Sample& sample, std::string* text) {
+  od::json_type t;
+  PF_JSON(v.type().get(t), path());
+  if (t != od::json_type::array) return ctx.Expected(path(), "[time, \"value\"]", t);
+  od::array a;
+  PF_JSON(v.get_array().get(a), path());
+  size_t i = 0;
+  for (auto er : a) {
+    od::value e;
+    PF_JSON(er.get(e), path());
+    PF_JSON(e.type().get(t), Cat(path(), "[", i, "]"));
+    if (i == 0) {
+      if (t != od::json_type::number) {
+        return ctx.Expected(Cat(path(), "[0]"), "a number (time in seconds)", t);
+      }
+      absl::StatusOr<int64_t> ms = ParseTimestampMs(TrimJsonSpace(e.raw_json_token()));
+      if (!ms.ok()) return ctx.Shape(Cat(path(), "[0]"), Sv(ms.status().message()));
+      sample.time_ms = *ms;
+    } else if (i == 1) {
+      if (t != od::json_type::string) {
+        return ctx.Expected(Cat(path(), "[1]"), "a string (sample value)", t);
+      }
+      std::string_view s;
+      PF_JSON(e.get_string().get(s), Cat(path(), "[1]"));
+      if (text != nullptr) {
+        text->assign(s);
+        sample.value = std::numeric_limits<double>::quiet_NaN();
+      } else {
+        absl::StatusOr<double> value = ParseSampleValue(s);
+        if (!value.ok()) return ctx.Shape(Cat(path(), "[1]"), Sv(value.status().message()));
+        sample.value = *value;
+      }
+    } else {
+      return ctx.Shape(path(), "expected [time, \"value\"], got more than 2 elements");
+    }
+    ++i;
+  }
+  if (i != 2) return ctx.Shape(path(), "expected [time, \"value\"], got fewer than 2 elements");
+  return absl::OkStatus();
+}
+
+absl::Status CountSample(Ctx& ctx) {
+  if (++ctx.samples > ctx.max_samples) {
+    return WithReason(absl::ResourceExhaustedError(
+                          Cat("response holds more than ", ctx.max_samples,
+                              " samples (max samples per response); query a shorter range")),
+                      FailureReason::kLimit);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadLabels(Ctx& ctx, od::value v, const std::string& path, Labels& out) {
+  PF_RETURN_IF_ERROR(ExpectType(ctx, v, od::json_type::object, "an object of labels", path));
+  od::object o;
+  PF_JSON(v.get_object().get(o), path);
+  std::vector<Label> labels;
+  for (auto fr : o) {
+    od::field f;
+    PF_JSON(std::move(fr).get(f), path);
+    std::string_view key;
+    PF_JSON(f.unescaped_key().get(key), path);
+    Label label{std::string(key), {}};
+    PF_RETURN_IF_ERROR(ReadString(ctx, f.value(), Cat(path, ".", key), label.value));
+    labels.push_back(std::move(label));
+  }
+  out = Labels(std::move(labels));
+  return absl::OkStatus();
+}
+
+struct ShapeSeen {
+  bool value = false;   // A series with "value" (vector).
+  bool values = false;  // A series with "values" (matrix).
+  bool pair = false;    // The result itself is [time, value] (scalar, string).
+  size_t histograms = 0;
+};
+
+absl::Status ReadSeries(Ctx& ctx, od::value v, size_t index, QueryResult& out, ShapeSeen& seen) {
+  const std::string path = Cat("data.result[", index, "]");
+  PF_RETURN_IF_ERROR(ExpectType(ctx, v, od::json_type::object, "a series object", path));
+  od::object o;
+  PF_JSON(v.get_object().get(o), path);
+  SeriesData series;
+  bool has_metric = false, has_samples = false;
+  for (auto fr : o) {
+    od::field f;
+    PF_JSON(std::move(fr).get(f), path);
+    std::string_view key;
+    PF_JSON(f.unescaped_key().get(key), path);
+    if (key == "metric") {
+      has_metric = true;
+      PF_RETURN_IF_ERROR(ReadLabels(ctx, f.value(), path + ".metric", series.labels));
+    } else if (key == "value") {
+      has_samples = seen.value = true;
+      Sample s;
+      PF_RETURN_IF_ERROR(ReadPair(
+          ctx, f.value(), [&] { return path + ".value"; }, s, nullptr));
+      PF_RETURN_IF_ERROR(CountSample(ctx));
+      series.samples.push_back(s);
+    } else if (key == "values") {
+      has_samples = seen.values = true;
+      od::value vals = f.value();
+      PF_RETURN_IF_ERROR(
+          ExpectType(ctx, vals, od::json_type::array, "an array of samples", path + ".values"));
+      od::array a;
+      PF_JSON(vals.get_array().get(a), path + ".values");
+      size_t i = 0;
+      for (auto er : a) {
+        auto sample_path = [&] { return Cat(path, ".values[", i, "]"); };
+        od::value e;
+        PF_JSON(er.get(e), sample_path());
+        Sample s;
+        PF_RETURN_IF_ERROR(ReadPair(ctx, e, sample_path, s, nullptr));
+        PF_RETURN_IF_ERROR(CountSample(ctx));
+        if (!series.samples.empty() && s.time_ms <= series.samples.back().time_ms) {
+          return ctx.Shape(sample_path(), "samples are not in ascending time order");
+        }
+        series.samples.push_back(s);
+        ++i;
+      }
+    } else if (key == "histogram" || key == "histograms") {
+      // Native histograms: the store holds floats only. Counted and reported as a warning.
+      has_samples = true;
+      od::value h = f.value();
+      if (key == "histograms") {
+        size_t n = 0;
+        if (h.count_elements().get(n) == simdjson::SUCCESS) seen.histograms += n;
+      } else {
+        ++seen.histograms;
+      }
+    }
+    // Unknown keys are skipped: newer Prometheus versions may add fields.
+  }
+  if (!has_metric) return ctx.Shape(path, "missing field \"metric\"");
+  if (!has_samples) return ctx.Shape(path, "missing field \"value\" or \"values\"");
+  if (!series.samples.empty()) out.series.push_back(std::move(series));
+  return absl::OkStatus();
+}
+
+absl::Status ReadResult(Ctx& ctx, od::value v, QueryResult& out, ShapeSeen& seen) {
+  PF_RETURN_IF_ERROR(ExpectType(ctx, v, od::json_type::array, "an array", "data.result"));
+  od::array a;
+  PF_JSON(v.get_array().get(a), "data.result");
+  size_t i = 0;
+  Sample pair;
+  for (auto er : a) {
+    od::value e;
+    PF_JSON(er.get(e), Cat("data.result[", i, "]"));
+    if (i == 0) {
+      od::json_type t;
+      PF_JSON(e.type().get(t), "data.result[0]");
+      seen.pair = t != od::json_type::object;
+    }
+    if (!seen.pair) {
+      PF_RETURN_IF_ERROR(ReadSeries(ctx, e, i, out, seen));
+    } else if (i == 0) {
+      // The result is itself [time, value]: a scalar or a string. Decode it as a pair later,
+      // once; here only its first element arrives.
+      od::json_type t;
+      PF_JSON(e.type().get(t), "data.result[0]");
+      if (t != od::json_type::number) {
+        return ctx.Expected("data.result[0]", "a series object or a number (time)", t);
+      }
+      absl::StatusOr<int64_t> ms = ParseTimestampMs(TrimJsonSpace(e.raw_json_token()));
+      if (!ms.ok()) return ctx.Shape("data.result[0]", Sv(ms.status().message()));
+      pair.time_ms = *ms;
+    } else if (i == 1) {
+      PF_RETURN_IF_ERROR(ReadString(ctx, e, "data.result[1]", out.string_value));
+    } else {
+      return ctx.Shape("data.result", "expected [time, \"value\"], got more than 2 elements");
+    }
+    ++i;
+  }
+  if (seen.pair) {
+    if (i != 2) return ctx.Shape("data.result", "expected [time, \"value\"]");
+    PF_RETURN_IF_ERROR(CountSample(ctx));
+    out.series.push_back(SeriesData{Labels(), {pair}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadQueryData(Ctx& ctx, od::value v, QueryResult& out) {
+  PF_RETURN_IF_ERROR(ExpectType(ctx, v, od::json_type::object, "an object", "data"));
+  od::object o;
+  PF_JSON(v.get_object().get(o), "data");
+  std::optional<ResultType> type;
+  bool has_result = false;
+  ShapeSeen seen;
+  for (auto fr : o) {
+    od::field f;
+    PF_JSON(std::move(fr).get(f), "data");
+    std::string_view key;
+    PF_JSON(f.unescaped_key().get(key), "data");
+    if (key == "resultType") {
+      std::string name;
+      PF_RETURN_IF_ERROR(ReadString(ctx, f.value(), "data.resultType", name));
+      for (ResultType t :
+           {ResultType::kMatrix, ResultType::kVector, ResultType::kScalar, ResultType::kString}) {
+        if (name == ResultTypeName(t)) type = t;
+      }
+      if (!type) {
+        return ctx.Shape("data.resultType", Cat("unknown result type \"", name,
+                                                "\" (want matrix, vector, scalar or string)"));
+      }
+    } else if (key == "result") {
+      has_result = true;
+      PF_RETURN_IF_ERROR(ReadResult(ctx, f.value(), out, seen));
+    }
+  }
+  if (!type) return ctx.Shape("data", "missing field \"resultType\"");
+  if (!has_result) return ctx.Shape("data", "missing field \"result\"");
+  out.type = *type;
+  const bool scalar_like = *type == ResultType::kScalar || *type == ResultType::kString;
+  if (scalar_like != seen.pair || (*type == ResultType::kMatrix && seen.value) ||
+      (*type == ResultType::kVector && seen.values) || (scalar_like && out.series.empty())) {
+    return ctx.Shape("data.result", Cat("does not have the shape of a ", ResultTypeName(*type)));
+  }
+  if (*type == ResultType::kScalar) {
+    absl::StatusOr<double> value = ParseSampleValue(out.string_value);
+    if (!value.ok()) return ctx.Shape("data.result[1]", Sv(value.status().message()));
+    out.series[0].samples[0].value = *value;
+    out.string_value.clear();
+  }
+  if (seen.histograms > 0) {
+    out.warnings.push_back(Cat("promfeed: skipped ", seen.histograms,
+                               " native histogram samples (only floats are stored)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusCode CodeForErrorType(std::string_view error_type) {
+  if (error_type == "bad_data") return absl::StatusCode::kInvalidArgument;
+  if (error_type == "timeout" || error_type == "canceled") {
+    return absl::StatusCode::kDeadlineExceeded;
+  }
+  if (error_type == "execution" || error_type == "internal") return absl::StatusCode::kInternal;
+  if (error_type == "unavailable") return absl::StatusCode::kUnavailable;
+  if (error_type == "not_found") return absl::StatusCode::kNotFound;
+  return absl::StatusCode::kUnknown;
+}
+
+// Decodes the envelope; `read_data` decodes "data" when the status is "success".
+template <typename ReadData>
+absl::Status DecodeEnvelope(simdjson::ondemand::parser& parser, const std::string& body,
+                            size_t max_samples, std::vector<std::string>& warnings,
+                            ReadData read_data) {
+  simdjson::padded_string copy;
+  simdjson::padded_string_view view;
+  if (body.capacity() - body.size() >= simdjson::SIMDJSON_PADDING) {
+    view = simdjson::padded_string_view(body.data(), body.size(), body.capacity());
+  } else {
+    copy = simdjson::padded_string(body);
+    view = copy;
+  }
+  od::document doc;
+  Ctx ctx;
+  ctx.base = view.data();
+  ctx.max_samples = max_samples;
+  if (simdjson::error_code e = parser.iterate(view).get(doc); e != simdjson::SUCCESS) {
+    return ctx.Json(e, "response");
+  }
+  ctx.doc = &doc;
+  od::object root;
+  {
+    od::json_type t;
+    PF_JSON(doc.type().get(t), "response");
+    if (t != od::json_type::object) return ctx.Expected("response", "a JSON object", t);
+  }
+  PF_JSON(doc.get_object().get(root), "response");
+  std::optional<std::string> status;
+  std::string error_type, error;
+  bool has_data = false;
+  for (auto fr : root) {
+    od::field f;
+    PF_JSON(std::move(fr).get(f), "response");
+    std::string_view key;
+    PF_JSON(f.unescaped_key().get(key), "response");
+    if (key == "status") {
+      status.emplace();
+      PF_RETURN_IF_ERROR(ReadString(ctx, f.value(), "status", *status));
+      if (*status != "success" && *status != "error") {
+        return ctx.Shape("status", Cat("expected \"success\" or \"error\", got \"", *status, "\""));
+      }
+    } else if (key == "data") {
+      od::value data = f.value();
+      od::json_type t;
+      PF_JSON(data.type().get(t), "data");
+      // An error envelope may carry "data": null (or nothing); skip it there.
+      if (status && *status == "error") continue;
+      if (t == od::json_type::null) continue;
+      has_data = true;
+      PF_RETURN_IF_ERROR(read_data(ctx, data));
+    } else if (key == "errorType") {
+      PF_RETURN_IF_ERROR(ReadString(ctx, f.value(), "errorType", error_type));
+    } else if (key == "error") {
+      PF_RETURN_IF_ERROR(ReadString(ctx, f.value(), "error", error));
+    } else if (key == "warnings" || key == "infos") {
+      PF_RETURN_IF_ERROR(ReadStringArray(ctx, f.value(), key, warnings));
+    }
+  }
+  if (const char* rest = nullptr; doc.current_location().get(rest) == simdjson::SUCCESS) {
+    return WithReason(absl::DataLossError(Cat("malformed JSON: trailing content after "
+                                              "the response object",
+                                              ctx.At())),
+                      FailureReason::kDecode);
+  }
+  if (!status) return ctx.Shape("response", "missing field \"status\"");
+  if (*status == "error") {
+    std::string msg = Cat("prometheus ", error_type.empty() ? "error" : error_type, ": ",
+                          error.empty() ? "(no message)" : error);
+    if (!warnings.empty()) Append(&msg, " (warnings: ", Join(warnings, "; "), ")");
+    return WithReason(absl::Status(CodeForErrorType(error_type), msg), FailureReason::kApiError);
+  }
+  if (!has_data) return ctx.Shape("response", "missing field \"data\"");
+  return absl::OkStatus();
+}
+
+absl::Status ToStatus(const std::exception& e, std::string_view what) {
+  return WithReason(absl::DataLossError(Cat("decoding ", what, ": ", e.what())),
+                    FailureReason::kDecode);
+}
+
+}  // namespace
+
+std::string_view ResultTypeName(ResultType type) {
+  switch (type) {
+    case ResultType::kMatrix:
+      return "matrix";
+    case ResultType::kVector:
+      return "vector";
+    case ResultType::kScalar:
+      return "scalar";
+    case ResultType::kString:
+      return "string";
+  }
+  return "unknown";
+}
+
+class PromJsonDecoder::Impl {
+ public:
+  explicit Impl(DecodeOptions options) : options(options) {}
+  DecodeOptions options;
+  od::parser parser;
+};
+
+PromJsonDecoder::PromJsonDecoder(DecodeOptions options) : impl_(std::make_unique<Impl>(options)) {}
+PromJsonDecoder::~PromJsonDecoder() = default;
+
+absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQuery(const std::string& body) {
+  QueryResult result;
+  try {
+    std::vector<std::string> warnings;
+    absl::Status st =
+        DecodeEnvelope(impl_->parser, body, impl_->options.max_samples, warnings,
+                       [&](Ctx& ctx, od::value data) { return ReadQueryData(ctx, data, result); });
+    if (!st.ok()) return st;
+    warnings.insert(warnings.end(), std::make_move_iterator(result.warnings.begin()),
+                    std::make_move_iterator(result.warnings.end()));
+    result.warnings = std::move(warnings);
+  } catch (const std::exception& e) {
+    return ToStatus(e, "query response");
+  }
+  return result;
+}
+
+absl::StatusOr<int64_t> PromJsonDecoder::DecodeScrapeIntervalMs(const std::string& body) {
+  std::string yaml;
+  bool has_yaml = false;
+  try {
+    std::vector<std::string> warnings;
+    absl::Status st = DecodeEnvelope(
+        impl_->parser, body, impl_->options.max_samples, warnings,
+        [&](Ctx& ctx, od::value data) -> absl::Status {
+          PF_RETURN_IF_ERROR(ExpectType(ctx, data, od::json_type::object, "an object", "data"));
+          od::object o;
+          PF_JSON(data.get_object().get(o), "data");
+          for (auto fr : o) {
+            od::field f;
+            PF_JSON(std::move(fr).get(f), "data");
+            std::string_view key;
+            PF_JSON(f.unescaped_key().get(key), "data");
+            if (key == "yaml") {
+              has_yaml = true;
+              PF_RETURN_IF_ERROR(ReadString(ctx, f.value(), "data.yaml", yaml));
+            }
+          }
+          if (!has_yaml) return ctx.Shape("data", "missing field \"yaml\"");
+          return absl::OkStatus();
+        });
+    if (!st.ok()) return st;
+  } catch (const std::exception& e) {
+    return ToStatus(e, "status/config response");
+  }
+  try {
+    YAML::Node root = YAML::Load(yaml);
+    YAML::Node interval = root["global"]["scrape_interval"];
+    if (!interval || interval.IsNull()) return kDefaultScrapeIntervalMs;
+    const std::string text = interval.as<std::string>();
+    absl::StatusOr<int64_t> ms = ParseDurationMs(text);
+    if (!ms.ok()) {
+      return WithReason(absl::InvalidArgumentError(Cat(
+                            "data.yaml:", interval.Mark().line + 1, ":", interval.Mark().column + 1,
+                            ": global.scrape_interval: ", Sv(ms.status().message()))),
+                        FailureReason::kDecode);
+    }
+    if (*ms <= 0) {
+      return WithReason(absl::InvalidArgumentError(
+                            Cat("data.yaml: global.scrape_interval must be positive, got ", text)),
+                        FailureReason::kDecode);
+    }
+    return *ms;
+  } catch (const YAML::Exception& e) {
+    return WithReason(absl::InvalidArgumentError(
+                          Cat("data.yaml:", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg)),
+                      FailureReason::kDecode);
+  }
+}
+
+absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(Cat("bad timestamp \"", text, "\": ", why));
+  };
+  size_t i = 0;
+  const size_t n = text.size();
+  const bool negative = i < n && text[i] == '-';
+  if (negative) ++i;
+  auto is_digit = [&](size_t k) { return k < n && text[k] >= '0' && text[k] <= '9'; };
+  // Significant digits (integer part, then fraction) and the power of ten they are scaled by.
+  std::string digits;
+  int64_t exp10 = 0;
+  if (!is_digit(i)) return bad("expected a number");
+  if (text[i] == '0' && is_digit(i + 1)) return bad("leading zero");
+  while (is_digit(i)) digits.push_back(text[i++]);
+  if (i < n && text[i] == '.') {
+    ++i;
+    if (!is_digit(i)) return bad("expected a digit after '.'");
+    while (is_digit(i)) {
+      digits.push_back(text[i++]);
+      --exp10;
+    }
+  }
+  if (i < n && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    bool exp_negative = false;
+    if (i < n && (text[i] == '+' || text[i] == '-')) exp_negative = text[i++] == '-';
+    if (!is_digit(i)) return bad("expected a digit in the exponent");
+    int64_t e = 0;
+    while (is_digit(i)) {
+      if (e < 100'000) e = e * 10 + (text[i] - '0');
+      ++i;
+    }
+    exp10 += exp_negative ? -e : e;
+  }
+  if (i != n) return bad("trailing characters");
+  exp10 += 3;  // Seconds to milliseconds.
+  const size_t first = digits.find_first_not_of('0');
+  if (first == std::string::npos) return 0;
+  digits.erase(0, first);
+  // value = digits * 10^exp10; keep the digits left of the decimal point.
+  int64_t keep = static_cast<int64_t>(digits.size()) + exp10;
+  if (keep > 19) return bad("out of range");
+  bool round_up = false;
+  if (exp10 < 0) {
+    if (keep < 0) return 0;
+    round_up = static_cast<size_t>(keep) < digits.size() && digits[keep] >= '5';
+    digits.resize(keep);
+    exp10 = 0;
+  }
+  unsigned __int128 v = 0;
+  for (char c : digits) v = v * 10 + static_cast<unsigned>(c - '0');
+  for (int64_t k = 0; k < exp10; ++k) v *= 10;
+  if (round_up) v += 1;
+  const unsigned __int128 limit =
+      static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max()) + (negative ? 1 : 0);
+  if (v > limit) return bad("out of range");
+  if (negative) return static_cast<int64_t>(-static_cast<__int128>(v));
+  return static_cast<int64_t>(v);
+}
+
+absl::StatusOr<double> ParseSampleValue(std::string_view text) {
+  if (text == "NaN") return std::numeric_limits<double>::quiet_NaN();
+  if (text == "+Inf" || text == "Inf") return std::numeric_limits<double>::infinity();
+  if (text == "-Inf") return -std::numeric_limits<double>::infinity();
+  std::string_view digits = text;
+  if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
+  // from_chars also takes "inf"/"nan" spellings; Prometheus writes only the ones above.
+  if (digits.empty() || !(digits.front() == '-' || digits.front() == '.' ||
+                          (digits.front() >= '0' && digits.front() <= '9'))) {
+    return absl::InvalidArgumentError(
+        Cat("bad sample value \"", text, "\": expected a number, NaN, +Inf or -Inf"));
+  }
+  double v = 0;
+  auto [end, ec] =
+      std::from_chars(digits.data(), digits.data() + digits.size(), v, std::chars_format::general);
+  if (ec == std::errc::result_out_of_range) {
+    return absl::InvalidArgumentError(
+        Cat("bad sample value \"", text, "\": out of the range of float64"));
+  }
+  if (ec != std::errc() || end != digits.data() + digits.size()) {
+    return absl::InvalidArgumentError(
+        Cat("bad sample value \"", text, "\": expected a number, NaN, +Inf or -Inf"));
+  }
+  return v;
+}
+
+std::string FormatTimestampSeconds(int64_t ms) {
+  const bool negative = ms < 0;
+  // Work in unsigned to handle INT64_MIN.
+  const uint64_t abs = negative ? 0 - static_cast<uint64_t>(ms) : static_cast<uint64_t>(ms);
+  std::string out = Cat(negative ? "-" : "", abs / 1000);
+  uint64_t frac = abs % 1000;
+  if (frac != 0) {
+    char buf[4] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                   static_cast<char>('0' + frac % 10), 0};
+    std::string_view f(buf, 3);
+    while (f.back() == '0') f.remove_suffix(1);
+    Append(&out, ".", f);
+  }
+  return out;
+}
+
+}  // namespace promfeed::upstream

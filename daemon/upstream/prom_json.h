@@ -1,0 +1,96 @@
+// Decoding of Prometheus HTTP API responses (/api/v1/query, /api/v1/query_range,
+// /api/v1/status/config) and the number formats they use.
+// PromJsonDecoder is thread-compatible: one decoder per thread (it reuses its parse buffers).
+#ifndef PROMFEED_UPSTREAM_PROM_JSON_H_
+#define PROMFEED_UPSTREAM_PROM_JSON_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "daemon/model/labels.h"
+#include "daemon/model/sample.h"
+
+namespace promfeed::upstream {
+
+// Spare capacity (bytes past size()) that lets the decoder parse a body in place instead of
+// copying it; the HTTP client reserves it on every response body.
+inline constexpr size_t kJsonPadding = 64;
+
+enum class ResultType { kMatrix, kVector, kScalar, kString };
+
+// "matrix", "vector", "scalar", "string".
+std::string_view ResultTypeName(ResultType type);
+
+struct SeriesData {
+  Labels labels;
+  std::vector<Sample> samples;  // Ascending by time.
+};
+
+struct QueryResult {
+  ResultType type = ResultType::kVector;
+  // matrix and vector: one entry per series. scalar: one entry with empty labels and one
+  // sample. string: one entry with empty labels and one sample whose value is NaN; the text
+  // is in string_value.
+  std::vector<SeriesData> series;
+  std::string string_value;
+  std::vector<std::string> warnings;  // Prometheus "warnings", then "infos" and decoder notes.
+};
+
+struct DecodeOptions {
+  // A response holding more samples than this (over all series) fails with
+  // RESOURCE_EXHAUSTED; decoding stops there.
+  size_t max_samples = 50'000'000;
+};
+
+class PromJsonDecoder {
+ public:
+  explicit PromJsonDecoder(DecodeOptions options = {});
+  ~PromJsonDecoder();
+  PromJsonDecoder(const PromJsonDecoder&) = delete;
+  PromJsonDecoder& operator=(const PromJsonDecoder&) = delete;
+
+  // Decodes a query or query_range response. Parses in place when `body` has kJsonPadding
+  // spare capacity, else copies it once.
+  // Errors:
+  //   {"status":"error"}: bad_data -> INVALID_ARGUMENT, timeout/canceled -> DEADLINE_EXCEEDED,
+  //     execution/internal -> INTERNAL, unavailable -> UNAVAILABLE, other -> UNKNOWN; the
+  //     message is "prometheus <errorType>: <error>" (plus warnings if any);
+  //   malformed JSON (truncated, bad syntax) -> DATA_LOSS with the byte offset;
+  //   well-formed JSON of the wrong shape (missing field, wrong type, bad number)
+  //     -> INVALID_ARGUMENT naming the field and the byte offset;
+  //   more than max_samples samples -> RESOURCE_EXHAUSTED.
+  // All failures carry a FailureReason (daemon/upstream/errors.h).
+  absl::StatusOr<QueryResult> DecodeQuery(const std::string& body);
+
+  // Decodes /api/v1/status/config and returns global.scrape_interval in milliseconds
+  // (Prometheus's default, 1m, when absent). Same error contract as DecodeQuery; a YAML or
+  // duration error in data.yaml is INVALID_ARGUMENT with its line and column.
+  absl::StatusOr<int64_t> DecodeScrapeIntervalMs(const std::string& body);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A JSON number of (float) seconds, as Prometheus writes timestamps ("1700000000.123",
+// "1700000000", "1.7e9"), to integer milliseconds, computed from the decimal text without
+// binary floating point. Sub-millisecond digits round half away from zero.
+// INVALID_ARGUMENT if `text` is not a JSON number or the result does not fit int64.
+absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text);
+
+// A Prometheus sample value: a decimal or exponent float, "NaN", "Inf", "+Inf", "-Inf".
+// INVALID_ARGUMENT otherwise, or when a finite literal overflows double.
+absl::StatusOr<double> ParseSampleValue(std::string_view text);
+
+// Milliseconds as decimal seconds with millisecond precision, as the API takes them:
+// 1700000000123 -> "1700000000.123", 1700000000000 -> "1700000000", -1500 -> "-1.5".
+std::string FormatTimestampSeconds(int64_t ms);
+
+}  // namespace promfeed::upstream
+
+#endif  // PROMFEED_UPSTREAM_PROM_JSON_H_

@@ -1,0 +1,362 @@
+#include "daemon/upstream/prom_json.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <string>
+
+#include "absl/status/status.h"
+#include "daemon/upstream/errors.h"
+#include "daemon/upstream/str_util.h"
+
+namespace promfeed::upstream {
+namespace {
+
+using ::promfeed::upstream::internal::Cat;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+absl::StatusOr<QueryResult> Decode(std::string body, DecodeOptions options = {}) {
+  PromJsonDecoder decoder(options);
+  return decoder.DecodeQuery(body);
+}
+
+std::string Msg(const absl::Status& s) { return std::string(s.message()); }
+
+Labels L(std::vector<Label> l) { return Labels(std::move(l)); }
+
+TEST(ParseTimestampMsTest, ExactMillisecondsFromDecimalText) {
+  EXPECT_EQ(*ParseTimestampMs("1700000000.123"), 1700000000123);
+  EXPECT_EQ(*ParseTimestampMs("1700000000"), 1700000000000);
+  EXPECT_EQ(*ParseTimestampMs("1700000000.1"), 1700000000100);
+  EXPECT_EQ(*ParseTimestampMs("0.001"), 1);
+  EXPECT_EQ(*ParseTimestampMs("0"), 0);
+  EXPECT_EQ(*ParseTimestampMs("-1.5"), -1500);
+  // Values whose double is just below the decimal: 1700000000.123 * 1000 in double is
+  // 1700000000122.9998; naive conversion truncates to ...122.
+  EXPECT_EQ(*ParseTimestampMs("1435781451.781"), 1435781451781);
+  EXPECT_EQ(*ParseTimestampMs("1.7e9"), 1700000000000);
+  EXPECT_EQ(*ParseTimestampMs("1.7000000001234E+9"), 1700000000123);
+  EXPECT_EQ(*ParseTimestampMs("17000000001234e-4"), 1700000000123);
+  // Sub-millisecond digits round half away from zero.
+  EXPECT_EQ(*ParseTimestampMs("1.0004"), 1000);
+  EXPECT_EQ(*ParseTimestampMs("1.0005"), 1001);
+  EXPECT_EQ(*ParseTimestampMs("-1.0005"), -1001);
+  EXPECT_EQ(*ParseTimestampMs("0.0000001"), 0);
+}
+
+TEST(ParseTimestampMsTest, RejectsNonNumbersAndOverflow) {
+  for (const char* bad : {"", "-", "1.", ".5", "01", "1e", "1e+", "abc", "1.5x", "+1", "NaN",
+                          "9223372036854776", "1e300", "-9223372036854776"}) {
+    absl::StatusOr<int64_t> r = ParseTimestampMs(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(*ParseTimestampMs("9223372036854775.807"), INT64_MAX);
+  EXPECT_EQ(*ParseTimestampMs("-9223372036854775.808"), INT64_MIN);
+  EXPECT_FALSE(ParseTimestampMs("9223372036854775.808").ok());
+}
+
+TEST(ParseSampleValueTest, SpecialValuesAndDecimals) {
+  EXPECT_TRUE(std::isnan(*ParseSampleValue("NaN")));
+  EXPECT_FALSE(IsStaleMarker(*ParseSampleValue("NaN")));
+  EXPECT_EQ(*ParseSampleValue("+Inf"), INFINITY);
+  EXPECT_EQ(*ParseSampleValue("Inf"), INFINITY);
+  EXPECT_EQ(*ParseSampleValue("-Inf"), -INFINITY);
+  EXPECT_EQ(*ParseSampleValue("1.5"), 1.5);
+  EXPECT_EQ(*ParseSampleValue("-0.25"), -0.25);
+  EXPECT_EQ(*ParseSampleValue("+3"), 3);
+  EXPECT_EQ(*ParseSampleValue("1e+06"), 1e6);
+  EXPECT_EQ(*ParseSampleValue("1.7976931348623157e+308"), 1.7976931348623157e308);
+  EXPECT_EQ(*ParseSampleValue("5e-324"), 5e-324);
+  EXPECT_EQ(*ParseSampleValue("0.1"), 0.1);
+  for (const char* bad : {"", "abc", "1.5.5", "inf", "nan", "1e400", "--1", "1 "}) {
+    EXPECT_FALSE(ParseSampleValue(bad).ok()) << bad;
+  }
+}
+
+TEST(FormatTimestampSecondsTest, MillisecondPrecision) {
+  EXPECT_EQ(FormatTimestampSeconds(1700000000123), "1700000000.123");
+  EXPECT_EQ(FormatTimestampSeconds(1700000000000), "1700000000");
+  EXPECT_EQ(FormatTimestampSeconds(1700000000100), "1700000000.1");
+  EXPECT_EQ(FormatTimestampSeconds(1700000000010), "1700000000.01");
+  EXPECT_EQ(FormatTimestampSeconds(-1500), "-1.5");
+  EXPECT_EQ(FormatTimestampSeconds(0), "0");
+  for (int64_t ms : {int64_t{1}, int64_t{999}, int64_t{1435781451781}, INT64_MAX, INT64_MIN + 1}) {
+    EXPECT_EQ(*ParseTimestampMs(FormatTimestampSeconds(ms)), ms) << ms;
+  }
+}
+
+constexpr char kMatrix[] = R"({"status":"success","data":{"resultType":"matrix","result":[
+  {"metric":{"__name__":"up","job":"coredns","instance":"a:9153"},
+   "values":[[1700000000.123,"1"],[1700000015.123,"NaN"],[1700000030,"+Inf"],[1700000045.5,"-Inf"]]},
+  {"metric":{"__name__":"up","job":"coredns","instance":"b:9153","zone":"x\"y\u00e9"},
+   "values":[[1435781451.781,"0.5"]]}]}})";
+
+TEST(PromJsonDecoderTest, DecodesMatrix) {
+  absl::StatusOr<QueryResult> r = Decode(kMatrix);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, ResultType::kMatrix);
+  ASSERT_EQ(r->series.size(), 2u);
+  EXPECT_EQ(r->series[0].labels,
+            L({{"__name__", "up"}, {"job", "coredns"}, {"instance", "a:9153"}}));
+  const auto& s = r->series[0].samples;
+  ASSERT_EQ(s.size(), 4u);
+  EXPECT_EQ(s[0], (Sample{1700000000123, 1}));
+  EXPECT_EQ(s[1].time_ms, 1700000015123);
+  EXPECT_TRUE(std::isnan(s[1].value));
+  EXPECT_EQ(s[2], (Sample{1700000030000, INFINITY}));
+  EXPECT_EQ(s[3], (Sample{1700000045500, -INFINITY}));
+  EXPECT_EQ(r->series[1].labels.Get("zone"), "x\"y\xc3\xa9");
+  EXPECT_THAT(r->series[1].samples, ElementsAre(Sample{1435781451781, 0.5}));
+  EXPECT_TRUE(r->warnings.empty());
+}
+
+TEST(PromJsonDecoderTest, DecodesVectorWithWarningsAndInfos) {
+  absl::StatusOr<QueryResult> r = Decode(R"({"status":"success","warnings":["w1"],
+    "data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"42"]},
+    {"metric":{"a":"b"},"value":[1700000000.001,"-1e-3"]}]},"infos":["i1"]})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, ResultType::kVector);
+  ASSERT_EQ(r->series.size(), 2u);
+  EXPECT_TRUE(r->series[0].labels.empty());
+  EXPECT_THAT(r->series[0].samples, ElementsAre(Sample{1700000000000, 42}));
+  EXPECT_EQ(r->series[1].labels, L({{"a", "b"}}));
+  EXPECT_THAT(r->series[1].samples, ElementsAre(Sample{1700000000001, -1e-3}));
+  EXPECT_THAT(r->warnings, ElementsAre("w1", "i1"));
+}
+
+TEST(PromJsonDecoderTest, DecodesScalarAndString) {
+  absl::StatusOr<QueryResult> r = Decode(
+      R"({"status":"success","data":{"resultType":"scalar","result":[1700000000.5,"2.5"]}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, ResultType::kScalar);
+  ASSERT_EQ(r->series.size(), 1u);
+  EXPECT_TRUE(r->series[0].labels.empty());
+  EXPECT_THAT(r->series[0].samples, ElementsAre(Sample{1700000000500, 2.5}));
+
+  r = Decode(
+      R"({"status":"success","data":{"result":[1700000000,"hello"],"resultType":"string"}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, ResultType::kString);
+  EXPECT_EQ(r->string_value, "hello");
+  ASSERT_EQ(r->series.size(), 1u);
+  EXPECT_EQ(r->series[0].samples[0].time_ms, 1700000000000);
+}
+
+TEST(PromJsonDecoderTest, EmptyResultsAndFieldOrder) {
+  for (const char* type : {"matrix", "vector"}) {
+    absl::StatusOr<QueryResult> r =
+        Decode(Cat(R"({"data":{"result":[],"resultType":")", type, R"("},"status":"success"})"));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(ResultTypeName(r->type), type);
+    EXPECT_TRUE(r->series.empty());
+  }
+}
+
+TEST(PromJsonDecoderTest, SkipsUnknownFieldsAndNativeHistograms) {
+  absl::StatusOr<QueryResult> r = Decode(R"({"status":"success","extra":{"x":[1,2]},
+    "data":{"resultType":"matrix","stats":{"a":1},"result":[
+      {"metric":{"a":"1"},"histograms":[[1,{"count":"1","sum":"2"}],[2,{"count":"1"}]]},
+      {"metric":{"a":"2"},"values":[[1,"1"]],"future":true}]}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->series.size(), 1u);
+  EXPECT_EQ(r->series[0].labels.Get("a"), "2");
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_THAT(r->warnings[0], HasSubstr("2 native histogram samples"));
+}
+
+TEST(PromJsonDecoderTest, ErrorEnvelopesMapToStatusCodes) {
+  struct Case {
+    const char* error_type;
+    absl::StatusCode code;
+  } cases[] = {{"bad_data", absl::StatusCode::kInvalidArgument},
+               {"timeout", absl::StatusCode::kDeadlineExceeded},
+               {"canceled", absl::StatusCode::kDeadlineExceeded},
+               {"execution", absl::StatusCode::kInternal},
+               {"internal", absl::StatusCode::kInternal},
+               {"unavailable", absl::StatusCode::kUnavailable},
+               {"something_new", absl::StatusCode::kUnknown}};
+  for (const Case& c : cases) {
+    absl::StatusOr<QueryResult> r =
+        Decode(Cat(R"({"status":"error","errorType":")", c.error_type,
+                   R"(","error":"parse error at char 5","warnings":["careful"]})"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), c.code) << c.error_type;
+    EXPECT_THAT(Msg(r.status()),
+                HasSubstr(Cat("prometheus ", c.error_type, ": parse error at char 5")));
+    EXPECT_THAT(Msg(r.status()), HasSubstr("careful"));
+    EXPECT_EQ(ReasonOf(r.status()), FailureReason::kApiError);
+  }
+  // "data": null in an error envelope, error fields before status.
+  absl::StatusOr<QueryResult> r =
+      Decode(R"({"errorType":"bad_data","error":"x","data":null,"status":"error"})");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PromJsonDecoderTest, TruncatedJsonFailsAtEveryCut) {
+  const std::string full = kMatrix;
+  ASSERT_TRUE(Decode(full).ok());
+  PromJsonDecoder decoder;  // Reused across calls, as the poller does.
+  for (size_t cut = 0; cut < full.size(); ++cut) {
+    std::string body = full.substr(0, cut);
+    // Cutting only trailing whitespace leaves a valid document; the full object never is cut.
+    absl::StatusOr<QueryResult> r = decoder.DecodeQuery(body);
+    ASSERT_FALSE(r.ok()) << "cut at " << cut << ": " << body;
+    EXPECT_TRUE(r.status().code() == absl::StatusCode::kDataLoss ||
+                r.status().code() == absl::StatusCode::kInvalidArgument)
+        << r.status();
+    EXPECT_EQ(ReasonOf(r.status()), FailureReason::kDecode) << r.status();
+  }
+}
+
+TEST(PromJsonDecoderTest, TruncationMessageSaysMalformedWithOffset) {
+  absl::StatusOr<QueryResult> r = Decode(
+      R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1")");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_THAT(Msg(r.status()), HasSubstr("malformed JSON"));
+}
+
+TEST(PromJsonDecoderTest, TrailingGarbageIsRejected) {
+  absl::StatusOr<QueryResult> r =
+      Decode(R"({"status":"success","data":{"resultType":"vector","result":[]}} {"x":1})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+}
+
+TEST(PromJsonDecoderTest, WrongTypesNameTheField) {
+  struct Case {
+    std::string body;
+    std::string field;
+  } cases[] = {
+      {R"([1,2])", "response: expected a JSON object, got an array"},
+      {R"({"status":1,"data":{}})", "status: expected a string, got a number"},
+      {R"({"status":"weird","data":{}})", "status: expected \"success\" or \"error\""},
+      {R"({"status":"success","data":[]})", "data: expected an object, got an array"},
+      {R"({"status":"success","data":{"resultType":5,"result":[]}})",
+       "data.resultType: expected a string"},
+      {R"({"status":"success","data":{"resultType":"tensor","result":[]}})",
+       "unknown result type \"tensor\""},
+      {R"({"status":"success","data":{"resultType":"vector","result":{}}})",
+       "data.result: expected an array, got an object"},
+      {R"({"status":"success","data":{"resultType":"vector","result":[{"metric":[],"value":[1,"1"]}]}})",
+       "data.result[0].metric: expected an object of labels"},
+      {R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":1},"value":[1,"1"]}]}})",
+       "data.result[0].metric.a: expected a string, got a number"},
+      {R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":["1","1"]}]}})",
+       "data.result[0].value[0]: expected a number (time in seconds), got a string"},
+      {R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,1]}]}})",
+       "data.result[0].value[1]: expected a string (sample value), got a number"},
+      {R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"x"]}]}})",
+       "data.result[0].value[1]: bad sample value \"x\""},
+      {R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1]}]}})",
+       "data.result[0].value: expected [time, \"value\"], got fewer"},
+      {R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1",2]}]}})",
+       "got more than 2"},
+      {R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"],[2,true]]}]}})",
+       "data.result[0].values[1][1]: expected a string (sample value), got a boolean"},
+      {R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[2,"1"],[1,"1"]]}]}})",
+       "data.result[0].values[1]: samples are not in ascending time order"},
+      {R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"value":[1,"1"]}]}})",
+       "does not have the shape of a matrix"},
+      {R"({"status":"success","data":{"resultType":"scalar","result":[{"metric":{},"value":[1,"1"]}]}})",
+       "does not have the shape of a scalar"},
+      {R"({"status":"success","data":{"resultType":"vector","result":[[1,"1"]]}})",
+       "data.result[0]: expected a series object or a number"},
+      {R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1,"1"]}]}})",
+       "data.result[0]: missing field \"metric\""},
+      {R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{}}]}})",
+       "missing field \"value\" or \"values\""},
+      {R"({"status":"success","data":{"result":[]}})", "data: missing field \"resultType\""},
+      {R"({"status":"success","data":{"resultType":"vector"}})", "data: missing field \"result\""},
+      {R"({"status":"success"})", "response: missing field \"data\""},
+      {R"({"data":{"resultType":"vector","result":[]}})", "response: missing field \"status\""},
+      {R"({"status":"success","warnings":"w","data":{"resultType":"vector","result":[]}})",
+       "warnings: expected an array of strings"},
+      {R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1e300,"1"]}]}})",
+       "data.result[0].value[0]: bad timestamp \"1e300\": out of range"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<QueryResult> r = Decode(c.body);
+    ASSERT_FALSE(r.ok()) << c.body;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+    EXPECT_THAT(Msg(r.status()), HasSubstr(c.field)) << c.body;
+    // Fields missing from the top-level object are noticed at its end, past the last byte.
+    if (c.field.find("response: missing") == std::string::npos) {
+      EXPECT_THAT(Msg(r.status()), HasSubstr("at byte")) << c.body;
+    }
+    EXPECT_EQ(ReasonOf(r.status()), FailureReason::kDecode);
+  }
+}
+
+TEST(PromJsonDecoderTest, HugeValuesAndTimestamps) {
+  absl::StatusOr<QueryResult> r = Decode(R"({"status":"success","data":{"resultType":"vector",
+    "result":[{"metric":{},"value":[9223372036854775.807,"1.7976931348623157e308"]}]}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->series[0].samples, ElementsAre(Sample{INT64_MAX, 1.7976931348623157e308}));
+  r = Decode(R"({"status":"success","data":{"resultType":"vector",
+    "result":[{"metric":{},"value":[1,"1e999"]}]}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(Msg(r.status()), HasSubstr("out of the range of float64"));
+  // A long digit string that is still an exact millisecond.
+  r = Decode(R"({"status":"success","data":{"resultType":"vector",
+    "result":[{"metric":{},"value":[1700000000.123000000000000000000,"1"]}]}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->series[0].samples[0].time_ms, 1700000000123);
+}
+
+TEST(PromJsonDecoderTest, SampleCapIsResourceExhausted) {
+  const std::string body = kMatrix;  // 5 samples.
+  EXPECT_TRUE(Decode(body, DecodeOptions{.max_samples = 5}).ok());
+  absl::StatusOr<QueryResult> r = Decode(body, DecodeOptions{.max_samples = 4});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(Msg(r.status()), HasSubstr("more than 4 samples"));
+  EXPECT_EQ(ReasonOf(r.status()), FailureReason::kLimit);
+}
+
+TEST(PromJsonDecoderTest, ParsesInPlaceWhenPadded) {
+  std::string body = kMatrix;
+  body.reserve(body.size() + kJsonPadding);
+  PromJsonDecoder decoder;
+  absl::StatusOr<QueryResult> r = decoder.DecodeQuery(body);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->series.size(), 2u);
+  // The decoder is reusable.
+  EXPECT_TRUE(decoder.DecodeQuery(body).ok());
+}
+
+std::string ConfigBody(std::string_view yaml_json_escaped) {
+  return Cat(R"({"status":"success","data":{"yaml":")", yaml_json_escaped, R"("}})");
+}
+
+TEST(PromJsonDecoderTest, ScrapeIntervalFromStatusConfig) {
+  PromJsonDecoder decoder;
+  absl::StatusOr<int64_t> ms = decoder.DecodeScrapeIntervalMs(ConfigBody(
+      R"(global:\n  scrape_interval: 15s\n  evaluation_interval: 1m\nscrape_configs:\n- job_name: x\n)"));
+  ASSERT_TRUE(ms.ok()) << ms.status();
+  EXPECT_EQ(*ms, 15'000);
+  ms = decoder.DecodeScrapeIntervalMs(ConfigBody(R"(global:\n  evaluation_interval: 5s\n)"));
+  ASSERT_TRUE(ms.ok()) << ms.status();
+  EXPECT_EQ(*ms, 60'000);
+  ms = decoder.DecodeScrapeIntervalMs(ConfigBody(""));
+  ASSERT_TRUE(ms.ok()) << ms.status();
+  EXPECT_EQ(*ms, 60'000);
+  ms = decoder.DecodeScrapeIntervalMs(ConfigBody(R"(global:\n  scrape_interval: soon\n)"));
+  ASSERT_FALSE(ms.ok());
+  EXPECT_EQ(ms.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Msg(ms.status()), HasSubstr("data.yaml:2:20: global.scrape_interval"));
+  ms = decoder.DecodeScrapeIntervalMs(ConfigBody(R"(global: [\n)"));
+  ASSERT_FALSE(ms.ok());
+  EXPECT_THAT(Msg(ms.status()), HasSubstr("data.yaml:"));
+  ms = decoder.DecodeScrapeIntervalMs(R"({"status":"success","data":{}})");
+  EXPECT_THAT(Msg(ms.status()), HasSubstr("missing field \"yaml\""));
+  ms = decoder.DecodeScrapeIntervalMs(R"({"status":"error","errorType":"internal","error":"x"})");
+  EXPECT_EQ(ms.status().code(), absl::StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace promfeed::upstream
