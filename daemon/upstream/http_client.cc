@@ -274,8 +274,13 @@ class HttpClient::Impl {
   void Cancel() {
     cancelled_.store(true);
     asio::post(ioc_, [this] {
+      // Close sockets, never destroy streams here: the request coroutine still holds them
+      // and sees operation_aborted.
       resolver_.cancel();
-      CloseConnection();
+      beast::error_code ec;
+      if (connecting_ != nullptr) connecting_->socket().close(ec);
+      if (tcp_) tcp_->socket().close(ec);
+      if (tls_) beast::get_lowest_layer(*tls_).socket().close(ec);
     });
   }
 
@@ -341,7 +346,10 @@ class HttpClient::Impl {
 
     auto stream = std::make_unique<beast::tcp_stream>(ioc_);
     stream->expires_at(connect_deadline);
+    connecting_ = stream.get();
     co_await stream->async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    connecting_ = nullptr;
+    if (!ec && cancelled_.load()) ec = asio::error::operation_aborted;
     if (ec) co_return IoError("connect", ec, target, FailureReason::kConnect);
     ++connections_opened_;
     stream->socket().set_option(tcp::no_delay(true), ec);
@@ -362,8 +370,11 @@ class HttpClient::Impl {
     }
     if (!cfg.insecure_skip_verify) tls->set_verify_callback(ssl::host_name_verification(sni));
     beast::get_lowest_layer(*tls).expires_at(connect_deadline);
+    connecting_ = &beast::get_lowest_layer(*tls);
     co_await tls->async_handshake(ssl::stream_base::client,
                                   asio::redirect_error(asio::use_awaitable, ec));
+    connecting_ = nullptr;
+    if (!ec && cancelled_.load()) ec = asio::error::operation_aborted;
     if (ec) co_return IoError("TLS handshake", ec, target, FailureReason::kConnect);
     tls_ = std::move(tls);
     co_return absl::OkStatus();
@@ -478,6 +489,7 @@ class HttpClient::Impl {
   std::optional<ssl::context> ssl_ctx_;
   tcp::resolver resolver_;
   std::unique_ptr<beast::tcp_stream> tcp_;
+  beast::tcp_stream* connecting_ = nullptr;  // The stream being connected, for Cancel().
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buffer_;
   std::atomic<bool> cancelled_{false};
