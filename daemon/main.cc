@@ -144,7 +144,7 @@ int Run(const Flags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   spdlog::info("starting promfeed version={} config={} upstream={} inputs={}", PROMFEED_VERSION,
-               logging::Quote(flags.config_file), upstream::RedactUrl(cfg.upstream.url),
+               logging::Quote(flags.config_file), cfg.upstream.url  /* config rejects credentials in URLs */,
                cfg.inputs.size());
 
   // `poll_interval: auto` asks Prometheus; keep asking until it answers or we are stopped.
@@ -158,7 +158,7 @@ int Run(const Flags& flags) {
         break;
       }
       spdlog::warn("poll interval lookup failed retry_in={} error={}", FormatDurationMs(backoff),
-                   logging::Quote(interval.status().message()));
+                   logging::Quote(std::string(interval.status().message())));
       if (IsStop(WaitSignal(signals, backoff))) return 0;
     }
   }
@@ -194,12 +194,15 @@ int Run(const Flags& flags) {
   absl::StatusOr<std::unique_ptr<server::GrpcServer>> grpc_server =
       server::GrpcServer::Start(cfg.grpc_listen_address, &service);
   if (!grpc_server.ok()) {
-    spdlog::error("startup failed error={}", logging::Quote(grpc_server.status().message()));
+    spdlog::error("startup failed error={}", logging::Quote(std::string(grpc_server.status().message())));
     return 1;
   }
   spdlog::info("grpc listening address={} port={}", cfg.grpc_listen_address,
                (*grpc_server)->port());
-  poller.Start();
+  if (absl::Status s = poller.Start(); !s.ok()) {
+    spdlog::error("startup failed error={}", logging::Quote(std::string(s.message())));
+    return 1;
+  }
 
   bool ready = false;
   for (;;) {
