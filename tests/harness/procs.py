@@ -201,7 +201,7 @@ def start_node_exporter(
         addr = f"127.0.0.1:{port}"
         return Proc(
             "node-exporter",
-            [exe, f"--web.listen-address={addr}"],
+            [exe, f"--web.listen-address={addr}", "--no-collector.systemd"],
             wd,
             address=addr,
             url=f"http://{addr}",
@@ -371,7 +371,9 @@ def start_daemon(
             def is_ready() -> bool:
                 if not p.alive():
                     raise _fail(p, "exited before becoming ready")
-                return stub.GetStatus(pb.GetStatusRequest(), timeout=2).ready
+                # wait_for_ready: grpcio keeps a channel whose first connect was refused
+                # failing fast for many seconds; waiting makes it reconnect.
+                return stub.GetStatus(pb.GetStatusRequest(), timeout=2, wait_for_ready=True).ready
 
             try:
                 wait_until(

@@ -58,7 +58,7 @@ def query_range(
             "query": expr,
             "start": _ts(start_ms),
             "end": _ts(end_ms),
-            "step": f"{step_ms / 1000}s",
+            "step": f"{step_ms / 1000:g}",
         },
         timeout,
     )
