@@ -144,7 +144,8 @@ int Run(const Flags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   spdlog::info("starting promfeed version={} config={} upstream={} inputs={}", PROMFEED_VERSION,
-               logging::Quote(flags.config_file), cfg.upstream.url  /* config rejects credentials in URLs */,
+               logging::Quote(flags.config_file),
+               cfg.upstream.url,  // The config rejects credentials in URLs.
                cfg.inputs.size());
 
   // `poll_interval: auto` asks Prometheus; keep asking until it answers or we are stopped.
@@ -194,7 +195,8 @@ int Run(const Flags& flags) {
   absl::StatusOr<std::unique_ptr<server::GrpcServer>> grpc_server =
       server::GrpcServer::Start(cfg.grpc_listen_address, &service);
   if (!grpc_server.ok()) {
-    spdlog::error("startup failed error={}", logging::Quote(std::string(grpc_server.status().message())));
+    spdlog::error("startup failed error={}",
+                  logging::Quote(std::string(grpc_server.status().message())));
     return 1;
   }
   spdlog::info("grpc listening address={} port={}", cfg.grpc_listen_address,
