@@ -10,6 +10,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev libsimdjson-dev libre2-dev libabsl-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus prometheus-node-exporter
+  prometheus-cpp-dev libsystemd-dev systemd
   python3 python3-venv python3-pip
 )
 
