@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus prometheus-node-exporter
   prometheus-cpp-dev libsystemd-dev systemd
+  dpkg-dev
   python3 python3-venv python3-pip
 )
 
