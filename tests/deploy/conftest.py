@@ -15,5 +15,7 @@ def build_dir() -> Path:
     """${BUILD_DIR} (default <repo>/build): a configured and built tree."""
     d = Path(os.environ.get("BUILD_DIR", REPO / "build"))
     if not (d / "CMakeCache.txt").exists():
-        pytest.fail(f"{d} is not a configured build dir; run scripts/build.sh or set BUILD_DIR")
+        pytest.fail(
+            f"{d} is not a configured build dir; run scripts/build.sh or set BUILD_DIR"
+        )
     return d

