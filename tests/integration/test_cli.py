@@ -60,16 +60,22 @@ def same(a: float, b: float) -> bool:
 
 
 def test_series_lists_what_the_daemon_and_prometheus_hold(daemon, prom_stack) -> None:
+    # One `up` series per scraped job; right after start the daemon may hold only some.
+    prom = promql.query(prom_stack.prometheus.url, "up")
+    assert len(prom) == 2, prom
     with promfeed.Client(daemon.target) as c:
-        want = c.series("up")
+
+        def all_up() -> list | None:
+            s = c.series("up")
+            return s if len(s) == len(prom) else None
+
+        want = procs.wait_until(all_up, 30, "the daemon to hold every `up` series")
     out = ctl(daemon.target, "series", "up")
     lines = out.stdout.splitlines()
     assert lines[0].split() == ["SERIES", "SAMPLES", "OLDEST", "NEWEST"]
     assert len(lines) == 1 + len(want), out.stdout
     assert out.stderr.strip() == f"{len(want)} series", out.stderr
-    # One row per series of Prometheus's `up` (one per scraped job), with its labels.
-    prom = promql.query(prom_stack.prometheus.url, "up")
-    assert len(want) == len(prom) == 2, (want, prom)
+    # One row per series of Prometheus's `up`, with its labels.
     for r in prom:
         assert any(f'job="{r["metric"]["job"]}"' in line for line in lines[1:])
     # Aligned: every row has the NEWEST column ending at the same place.
