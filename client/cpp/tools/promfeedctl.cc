@@ -297,12 +297,15 @@ int CmdStream(Client& c, const std::vector<std::string>& argv, bool tail) {
   const size_t f = h.num_features();
 
   // Column layout: fixed widths from the header so lines align while streaming.
+  // Names longer than kMaxName are shown as "col N" with the full series on stderr.
+  constexpr size_t kMaxName = 40;
   std::vector<std::string> names = ShortNames(h.features);
   std::vector<bool> bytes(f);
   std::vector<size_t> width(f);
   for (size_t j = 0; j < f; ++j) {
     bytes[j] = absl::EndsWith(h.features[j].Get("__name__"), "_bytes");
-    width[j] = std::max<size_t>(12, std::min<size_t>(names[j].size(), 40));
+    if (names[j].size() > kMaxName) names[j] = absl::StrCat("col ", j + 1);
+    width[j] = std::max<size_t>(12, names[j].size());
   }
   const size_t time_w = 19;
   if (csv) {
@@ -316,15 +319,14 @@ int CmdStream(Client& c, const std::vector<std::string>& argv, bool tail) {
     std::puts(line.c_str());
   } else {
     for (size_t j = 0; j < f; ++j) {
-      if (names[j].size() > width[j] || names[j] != h.features[j].ToString()) {
+      if (names[j] == absl::StrCat("col ", j + 1)) {
         std::fprintf(stderr, "col %zu: %s\n", j + 1, h.features[j].ToString().c_str());
       }
     }
     std::string line = tail ? "" : Pad("WINDOW", 8, true) + "  ";
     line += Pad("TIME", time_w, false);
     for (size_t j = 0; j < f; ++j) {
-      std::string n = names[j].size() > width[j] ? absl::StrCat("col ", j + 1) : names[j];
-      absl::StrAppend(&line, "  ", Pad(n, width[j], true));
+      absl::StrAppend(&line, "  ", Pad(names[j], width[j], true));
     }
     std::puts(line.c_str());
   }
