@@ -12,6 +12,7 @@ PACKAGES=(
   prometheus prometheus-node-exporter
   prometheus-cpp-dev libsystemd-dev systemd
   dpkg-dev
+  clang libclang-rt-14-dev
   python3 python3-venv python3-pip
 )
 
