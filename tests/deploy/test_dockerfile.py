@@ -16,7 +16,7 @@ IGNORE = REPO / "deploy" / "docker" / "Dockerfile.dockerignore"
 TEST_ONLY = {
     "git", "curl", "ca-certificates", "clang-format", "libgtest-dev", "libgmock-dev",
     "googletest", "libbenchmark-dev", "prometheus", "prometheus-node-exporter", "systemd",
-    "python3", "python3-venv", "python3-pip",
+    "python3", "python3-venv", "python3-pip", "clang", "libclang-rt-14-dev",
 }  # fmt: skip
 
 
