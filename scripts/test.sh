@@ -30,6 +30,8 @@ export PROMFEED_BIN="$BUILD_DIR/daemon/promfeed" PROMFEED_REQUIRE_DAEMON=1
 run "integration tests (real Prometheus + daemon)" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/integration"
 run "deployment tests (k8s manifests, .deb, Dockerfile)" "$ROOT/tests/deploy/run.sh"
+run "operations tests (web, metrics, reload, systemd)" \
+  "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/ops"
 run "Python reader tests" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/client/python/tests"
 if [ -x "$ROOT/client/python/scripts/check-stubs.sh" ]; then
   run "generated stubs match proto" "$ROOT/client/python/scripts/check-stubs.sh"

@@ -82,7 +82,11 @@ absl::Status Poller::Start() {
   started_ = true;
   spdlog::info("poller starting url={} inputs={} interval_ms={} backfill_ms={}", api_->url(),
                config_.inputs.size(), interval_ms_, config_.backfill_ms);
-  thread_ = std::thread([this] { Run(); });
+  running_ = true;
+  thread_ = std::thread([this] {
+    Run();
+    running_ = false;
+  });
   return absl::OkStatus();
 }
 
@@ -100,6 +104,28 @@ void Poller::Stop() {
 PollerStats Poller::Stats() const {
   std::lock_guard<std::mutex> lock(stats_mu_);
   return stats_;
+}
+
+std::string Poller::InputKey(const config::Input& input) {
+  return input.kind == config::Input::Kind::kExpr ? Cat("expr:", input.name, "=", input.expr)
+                                                  : Cat("selector:", input.selector.text());
+}
+
+Poller::Progress Poller::TakeProgress() const {
+  Progress out;
+  for (size_t i = 0; i < config_.inputs.size(); ++i) {
+    if (progress_[i].done_ms) out[InputKey(config_.inputs[i])] = *progress_[i].done_ms;
+  }
+  return out;
+}
+
+void Poller::SeedProgress(const Progress& progress) {
+  for (size_t i = 0; i < config_.inputs.size(); ++i) {
+    if (auto it = progress.find(InputKey(config_.inputs[i])); it != progress.end()) {
+      progress_[i].done_ms = it->second;
+      seeded_ = true;
+    }
+  }
 }
 
 int64_t Poller::BackoffDelayMs(int consecutive_failures, int64_t interval_ms, double jitter) {
@@ -159,7 +185,7 @@ void Poller::Run() {
 
 absl::Status Poller::RunRound(int64_t p_ms) {
   const auto wall_start = std::chrono::steady_clock::now();
-  const bool backfill = !last_success_p_.has_value();
+  const bool backfill = !last_success_p_.has_value() && !seeded_;
   absl::Status first_error;
   int64_t ingested = 0;
   std::vector<FailureReason> failures;
@@ -193,9 +219,14 @@ absl::Status Poller::RunRound(int64_t p_ms) {
   } else {
     ++consecutive_failures_;
   }
-  const int64_t duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::steady_clock::now() - wall_start)
-                                  .count();
+  const auto wall = std::chrono::steady_clock::now() - wall_start;
+  const int64_t duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(wall).count();
+  if (options_.on_round) {
+    options_.on_round(RoundReport{.duration_seconds = std::chrono::duration<double>(wall).count(),
+                                  .ok = ok,
+                                  .samples_ingested = ingested,
+                                  .failures = failures});
+  }
   std::lock_guard<std::mutex> lock(stats_mu_);
   ++stats_.polls_total;
   stats_.last_poll_time_ms = p_ms;

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -72,6 +73,14 @@ class IngestSink {
   virtual void AdvanceCompleteThrough(int64_t t_ms) = 0;
 };
 
+// One round over all inputs, reported to PollerOptions::on_round.
+struct RoundReport {
+  double duration_seconds = 0;  // Wall time of the round.
+  bool ok = false;              // Every input succeeded.
+  int64_t samples_ingested = 0;
+  std::vector<FailureReason> failures;  // One per failed input.
+};
+
 struct PollerOptions {
   size_t max_samples_per_response = 50'000'000;
   // Points per series per query: Prometheus refuses query_range over 11,000 points.
@@ -80,13 +89,15 @@ struct PollerOptions {
   int64_t tick_offset_ms = -1;
   // Wall clock in Unix ms; null: the system clock.
   std::function<int64_t()> now_ms;
+  // Called on the poller thread after every round (e.g. for /metrics); keep it short.
+  std::function<void(const RoundReport&)> on_round;
 };
 
 class Poller {
  public:
   // Polls every config.poll_interval_ms (with poll_interval_auto, main resolves the interval
   // with ResolvePollIntervalMs and stores it there first). `store` must outlive the poller.
-  Poller(config::Config config, store::SeriesStore* store);
+  Poller(config::Config config, store::SeriesStore* store, PollerOptions options = {});
   Poller(config::Config config, std::unique_ptr<IngestSink> sink, PollerOptions options = {});
   ~Poller();  // Stops.
   Poller(const Poller&) = delete;
@@ -99,6 +110,21 @@ class Poller {
   void Stop();
 
   PollerStats Stats() const;
+
+  // True from Start() until the poller thread exits (Stop()); for the systemd watchdog.
+  bool Running() const { return running_.load(); }
+
+  // How far each input has been read, keyed by InputKey. Handed to the poller that replaces
+  // this one on a config reload, so unchanged inputs neither re-read their backfill span nor
+  // skip the time between the two pollers.
+  using Progress = std::map<std::string, int64_t>;
+  // REQUIRES: Stop() called, or Start() never called.
+  Progress TakeProgress() const;
+  // Inputs found in `progress` continue from there; the others are backfilled as on start.
+  // Progress for another upstream URL must not be passed. REQUIRES: Start() not called.
+  void SeedProgress(const Progress& progress);
+  // Identity of an input across configs: its kind and its query (and name for expr).
+  static std::string InputKey(const config::Input& input);
 
   // config.poll_interval_ms, or with poll_interval_auto Prometheus's global.scrape_interval
   // read from /api/v1/status/config (blocking; errors name the URL).
@@ -138,7 +164,9 @@ class Poller {
   absl::Status api_status_;
   std::vector<InputProgress> progress_;  // Poller thread only; one per config_.inputs.
   std::optional<int64_t> last_success_p_;
+  bool seeded_ = false;  // SeedProgress was called: the first round is not a full backfill.
   int consecutive_failures_ = 0;
+  std::atomic<bool> running_{false};
 
   std::thread thread_;
   std::mutex wake_mu_;

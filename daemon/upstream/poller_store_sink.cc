@@ -23,7 +23,7 @@ class StoreSink : public IngestSink {
 
 }  // namespace
 
-Poller::Poller(config::Config config, store::SeriesStore* store)
-    : Poller(std::move(config), std::make_unique<StoreSink>(store)) {}
+Poller::Poller(config::Config config, store::SeriesStore* store, PollerOptions options)
+    : Poller(std::move(config), std::make_unique<StoreSink>(store), std::move(options)) {}
 
 }  // namespace promfeed::upstream
