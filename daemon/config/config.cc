@@ -22,24 +22,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "daemon/model/str_cat.h"
 #include "daemon/model/duration.h"
 
 namespace promfeed::config {
 namespace {
-
-// absl::StrCat does not take std::string_view here (Debian's abseil has its own string_view),
-// so messages are built with this.
-void AppendPiece(std::string* out, std::string_view s) { out->append(s); }
-void AppendPiece(std::string* out, char c) { out->push_back(c); }
-template <typename T>
-requires std::is_integral_v<T>
-void AppendPiece(std::string* out, T v) { out->append(std::to_string(v)); }
-template <typename... Args>
-std::string Cat(const Args&... args) {
-  std::string out;
-  (AppendPiece(&out, args), ...);
-  return out;
-}
 
 #define PF_RETURN_IF_ERROR(expr)             \
   do {                                       \

@@ -8,23 +8,10 @@
 #include <type_traits>
 
 #include "absl/status/status.h"
+#include "daemon/model/str_cat.h"
 
 namespace promfeed {
 namespace {
-
-// absl::StrCat does not take std::string_view here (Debian's abseil has its own string_view),
-// so messages are built with this.
-void AppendPiece(std::string* out, std::string_view s) { out->append(s); }
-[[maybe_unused]] void AppendPiece(std::string* out, char c) { out->push_back(c); }
-template <typename T>
-requires std::is_integral_v<T>
-void AppendPiece(std::string* out, T v) { out->append(std::to_string(v)); }
-template <typename... Args>
-std::string Cat(const Args&... args) {
-  std::string out;
-  (AppendPiece(&out, args), ...);
-  return out;
-}
 
 struct Unit {
   std::string_view name;

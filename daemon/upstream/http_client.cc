@@ -23,7 +23,7 @@
 #include "daemon/model/duration.h"
 #include "daemon/upstream/errors.h"
 #include "daemon/upstream/prom_json.h"
-#include "daemon/upstream/str_util.h"
+#include "daemon/model/str_cat.h"
 
 #ifndef PROMFEED_VERSION
 #define PROMFEED_VERSION "dev"
@@ -38,7 +38,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-using internal::Cat;
 
 constexpr std::string_view kUserAgent = "promfeed/" PROMFEED_VERSION;
 
@@ -160,7 +159,7 @@ absl::StatusOr<ParsedUrl> ParseUrl(std::string_view url) {
   out.port = port.empty() ? (out.https ? "443" : "80") : std::string(port);
   const bool v6 = host.find(':') != std::string_view::npos;
   out.host_header = v6 ? Cat("[", host, "]") : std::string(host);
-  if (!port.empty()) internal::Append(&out.host_header, ":", port);
+  if (!port.empty()) Append(&out.host_header, ":", port);
   while (path.ends_with("/")) path.remove_suffix(1);
   out.path_prefix = std::string(path);
   return out;

@@ -9,12 +9,11 @@
 
 #include "absl/status/status.h"
 #include "daemon/upstream/prometheus_api.h"
-#include "daemon/upstream/str_util.h"
+#include "daemon/model/str_cat.h"
 
 namespace promfeed::upstream {
 namespace {
 
-using internal::Cat;
 
 constexpr int64_t kMaxBackoffMs = 30'000;
 

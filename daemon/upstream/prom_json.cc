@@ -11,15 +11,12 @@
 #include "absl/status/status.h"
 #include "daemon/model/duration.h"
 #include "daemon/upstream/errors.h"
-#include "daemon/upstream/str_util.h"
+#include "daemon/model/str_cat.h"
 
 namespace promfeed::upstream {
 namespace {
 
 namespace od = simdjson::ondemand;
-using internal::Append;
-using internal::Cat;
-using internal::Join;
 
 constexpr int64_t kDefaultScrapeIntervalMs = 60'000;  // Prometheus's global default.
 

@@ -6,12 +6,11 @@
 #include "daemon/model/duration.h"
 #include "daemon/upstream/errors.h"
 #include "daemon/upstream/http_client.h"
-#include "daemon/upstream/str_util.h"
+#include "daemon/model/str_cat.h"
 
 namespace promfeed::upstream {
 namespace {
 
-using internal::Cat;
 
 constexpr size_t kMaxBodyInMessage = 200;
 

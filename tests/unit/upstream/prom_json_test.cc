@@ -9,12 +9,11 @@
 
 #include "absl/status/status.h"
 #include "daemon/upstream/errors.h"
-#include "daemon/upstream/str_util.h"
+#include "daemon/model/str_cat.h"
 
 namespace promfeed::upstream {
 namespace {
 
-using ::promfeed::upstream::internal::Cat;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 

@@ -1,8 +1,8 @@
-// String building for daemon/upstream .cc files. Debian's abseil has its own string_view, so
-// absl::StrCat does not take std::string_view; Cat takes both, and numbers, via fmt.
-// Internal to promfeed::upstream; stateless and thread-safe.
-#ifndef PROMFEED_UPSTREAM_STR_UTIL_H_
-#define PROMFEED_UPSTREAM_STR_UTIL_H_
+// String building for error messages and log fields. Debian's abseil has its own
+// string_view, so absl::StrCat does not take std::string_view; Cat takes both, characters and
+// numbers (via fmt). Stateless and thread-safe.
+#ifndef PROMFEED_MODEL_STR_CAT_H_
+#define PROMFEED_MODEL_STR_CAT_H_
 
 #include <fmt/format.h>
 
@@ -13,7 +13,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace promfeed::upstream::internal {
+namespace promfeed {
 
 template <typename T>
 void AppendOne(std::string& out, const T& piece) {
@@ -50,6 +50,6 @@ std::string Join(const Range& range, std::string_view sep) {
   return out;
 }
 
-}  // namespace promfeed::upstream::internal
+}  // namespace promfeed
 
-#endif  // PROMFEED_UPSTREAM_STR_UTIL_H_
+#endif  // PROMFEED_MODEL_STR_CAT_H_
