@@ -1,0 +1,562 @@
+"""End-to-end benchmark: deliver T x F windowed samples into tf.data, four ways, in one run.
+
+Same Prometheus, same series, same grid (1 s step, [t0, t0 + (T-1) s]), same windows
+(W rows, shift 1, next row as y). Every method ends in the same consumer: a tf.data.Dataset
+of (x [W, F], y [1, F]) float32 elements read with .batch(256).
+
+  a. promfeed: promfeed.tf.windows() against the daemon (which backfilled from Prometheus at
+     start; that one-off cost is reported separately);
+  b. plain Python: one query_range over HTTP (urllib), json, numpy grid + sliding windows;
+  c. prometheus-api-client + pandas (MetricRangeDataFrame, pivot), as its users do;
+  d. TensorFlow I/O from_prometheus (own venv, TF 2.16), on a smaller slice: it makes one
+     request per series per second of data; per-sample rates are compared.
+
+Also: a bare gRPC stream of the same StreamWindows bytes (replayed from a Python gRPC server,
+raw bytes, no decoding) over loopback, for the transport-limit target; and the aggregate rate
+of 64 concurrent StreamWindows streams (raw receive, 4 processes x 16 threads).
+
+Data: OpenMetrics generated here, turned into TSDB blocks by promtool, served at once.
+Run: bench/run_e2e.sh (sets up the venvs and calls this with build/venv-bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.harness import procs  # noqa: E402
+
+METRIC = "bench_metric"
+BATCH = 256
+
+
+# ---- data ------------------------------------------------------------------------------------
+def write_openmetrics(path: Path, n_series: int, t_first_s: int, t_last_s: int) -> int:
+    """Gauges `bench_metric{instance="host-NNNN",job="bench"}` at every second in
+    [t_first_s, t_last_s]; each series is its own random walk. Returns samples written."""
+    rng = np.random.default_rng(42)
+    n_t = t_last_s - t_first_s + 1
+    ts = [str(t) for t in range(t_first_s, t_last_s + 1)]
+    with path.open("w") as f:
+        f.write(f"# HELP {METRIC} Synthetic benchmark gauge.\n# TYPE {METRIC} gauge\n")
+        for i in range(n_series):
+            vals = np.round(1000 + np.cumsum(rng.normal(0, 1, n_t)), 3)
+            head = f'{METRIC}{{instance="host-{i:04d}",job="bench"}} '
+            f.write("".join(f"{head}{v!r} {t}\n" for v, t in zip(vals.tolist(), ts, strict=True)))
+        f.write("# EOF\n")
+    return n_series * n_t
+
+
+# ---- the tf.data tail all methods share ------------------------------------------------------
+def grid_dataset(grid: np.ndarray, w: int) -> Any:
+    """(x [W, F], y [1, F]) windows of `grid` [T, F] float32 as a tf.data.Dataset; windows are
+    numpy views, handed to tf.data in blocks of BATCH (as promfeed.tf does per message)."""
+    import tensorflow as tf
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    f = grid.shape[1]
+    win = sliding_window_view(grid, w + 1, axis=0).swapaxes(1, 2)  # [T-W, W+1, F]
+
+    def gen() -> Any:
+        for s in range(0, len(win), BATCH):
+            b = win[s : s + BATCH]
+            yield b[:, :w, :], b[:, w:, :]
+
+    return tf.data.Dataset.from_generator(
+        gen,
+        output_signature=(
+            tf.TensorSpec(shape=(None, w, f), dtype=tf.float32),
+            tf.TensorSpec(shape=(None, 1, f), dtype=tf.float32),
+        ),
+    ).unbatch()
+
+
+def consume(ds: Any) -> tuple[int, float]:
+    """Reads every element (batched like a training loop); returns (windows, checksum)."""
+    n, total = 0, 0.0
+    for x, _y in ds.batch(BATCH):
+        n += int(x.shape[0])
+        total += float(np.nansum(x.numpy()[:, -1, :], dtype=np.float64))
+    return n, total
+
+
+# ---- the methods -----------------------------------------------------------------------------
+def run_promfeed(target: str, t0_ms: int, t1_ms: int, w: int) -> tuple[int, float]:
+    import promfeed.tf as ptf
+
+    ds = ptf.windows(
+        target, METRIC, window=w, horizon=1, step="1s", fill="nan", start=t0_ms, end=t1_ms
+    )
+    return consume(ds)
+
+
+def http_get(url: str, params: dict[str, str]) -> bytes:
+    q = urllib.parse.urlencode(params)
+    with urllib.request.urlopen(f"{url}?{q}", timeout=600) as r:
+        return r.read()
+
+
+def run_plain(prom: str, t0_ms: int, t1_ms: int, w: int, timing: dict[str, float]) -> Any:
+    a = time.perf_counter()
+    body = http_get(
+        f"{prom}/api/v1/query_range",
+        {"query": METRIC, "start": str(t0_ms / 1000), "end": str(t1_ms / 1000), "step": "1"},
+    )
+    b = time.perf_counter()
+    result = json.loads(body)["data"]["result"]
+    result.sort(key=lambda s: sorted(s["metric"].items()))
+    n_t = (t1_ms - t0_ms) // 1000 + 1
+    grid = np.full((n_t, len(result)), np.nan, np.float32)
+    for j, s in enumerate(result):
+        vals = s["values"]
+        idx = ((np.array([v[0] for v in vals], np.float64) * 1000 - t0_ms) // 1000).astype(np.int64)
+        grid[idx, j] = np.array([v[1] for v in vals], np.float64)
+    c = time.perf_counter()
+    out = consume(grid_dataset(grid, w))
+    timing.update(http_s=b - a, parse_s=c - b, tf_s=time.perf_counter() - c, mb=len(body) / 1e6)
+    return out
+
+
+def run_pac(prom: str, t0_ms: int, t1_ms: int, w: int) -> tuple[int, float]:
+    import datetime as dt
+
+    from prometheus_api_client import MetricRangeDataFrame, PrometheusConnect
+
+    pc = PrometheusConnect(url=prom, disable_ssl=True)
+    res = pc.custom_query_range(
+        METRIC,
+        start_time=dt.datetime.fromtimestamp(t0_ms / 1000, dt.timezone.utc),
+        end_time=dt.datetime.fromtimestamp(t1_ms / 1000, dt.timezone.utc),
+        step="1",
+    )
+    df = MetricRangeDataFrame(res)
+    grid_df = df.pivot_table(index=df.index, columns="instance", values="value")
+    grid = grid_df.sort_index(axis=1).to_numpy(np.float32)
+    return consume(grid_dataset(grid, w))
+
+
+TFIO_SCRIPT = r"""
+import json, sys, time
+import numpy as np
+import tensorflow_io as tfio
+endpoint, query, length, offset_ms = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+a = time.perf_counter()
+ds = tfio.experimental.IODataset.from_prometheus(query, length, offset=offset_ms,
+                                                 endpoint=endpoint)
+n = 0
+vals = 0
+for t, v in ds:
+    n += 1
+    for job in v.values():
+        for inst in job.values():
+            for m in inst.values():
+                vals += 1
+print(json.dumps({"elements": n, "values": vals, "seconds": time.perf_counter() - a}))
+"""
+
+
+def run_tfio(venv: Path, prom: str, n_series: int, length_s: int, end_ms: int) -> dict[str, Any]:
+    py = venv / "bin" / "python"
+    if not py.exists():
+        return {"error": f"{py} missing (bench/run_e2e.sh creates it)"}
+    sel = "|".join(f"host-{i:04d}" for i in range(n_series))
+    query = f'{METRIC}{{instance=~"{sel}"}}'
+    p = subprocess.run(
+        [str(py), "-c", TFIO_SCRIPT, prom, query, str(length_s), str(end_ms)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    if p.returncode != 0:
+        lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
+        return {"error": " | ".join(lines[-3:]) or f"exit {p.returncode}"}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# ---- bare gRPC transport of the same bytes ---------------------------------------------------
+METHOD = "/promfeed.v1.MetricFeed/StreamWindows"
+
+
+def capture_stream(target: str, t0_ms: int, t1_ms: int, w: int) -> list[bytes]:
+    import grpc
+
+    from promfeed.v1 import metric_feed_pb2 as pb
+
+    req = pb.StreamWindowsRequest(
+        features=[METRIC],
+        step_ms=1000,
+        window=w + 1,
+        start_ms=t0_ms,
+        end_ms=t1_ms,
+        dtype=pb.FLOAT32,
+    )
+    opts = [("grpc.max_receive_message_length", 256 << 20)]
+    with grpc.insecure_channel(target, options=opts) as ch:
+        call = ch.unary_stream(
+            METHOD,
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=lambda b: b,
+        )
+        return list(call(req))
+
+
+def _replay_server(msgs: list[bytes], port_q: Any) -> None:
+    import grpc
+
+    def handler(_req: bytes, _ctx: Any) -> Any:
+        yield from msgs
+
+    rpc = grpc.unary_stream_rpc_method_handler(
+        handler, request_deserializer=lambda b: b, response_serializer=lambda b: b
+    )
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=4),
+        options=[("grpc.max_send_message_length", 256 << 20)],
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("promfeed.v1.MetricFeed", {"StreamWindows": rpc}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    port_q.put(port)
+    server.wait_for_termination()
+
+
+def raw_receive(target: str, req_bytes: bytes) -> tuple[int, int]:
+    """Receives a StreamWindows stream as raw bytes; returns (messages, bytes)."""
+    import grpc
+
+    opts = [("grpc.max_receive_message_length", 256 << 20)]
+    with grpc.insecure_channel(target, options=opts) as ch:
+        call = ch.unary_stream(
+            METHOD, request_serializer=lambda b: b, response_deserializer=lambda b: b
+        )
+        n = nb = 0
+        for m in call(req_bytes):
+            n += 1
+            nb += len(m)
+        return n, nb
+
+
+def _stream_worker(target: str, req_bytes: bytes, threads: int, out_q: Any) -> None:
+    with futures.ThreadPoolExecutor(threads) as ex:
+        res = list(ex.map(lambda _: raw_receive(target, req_bytes), range(threads)))
+    out_q.put(sum(nb for _, nb in res))
+
+
+def concurrent_streams(target: str, req_bytes: bytes, procs_n: int, threads: int) -> float:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    ps = [
+        ctx.Process(target=_stream_worker, args=(target, req_bytes, threads, q))
+        for _ in range(procs_n)
+    ]
+    a = time.perf_counter()
+    for p in ps:
+        p.start()
+    total = sum(q.get(timeout=900) for _ in ps)
+    wall = time.perf_counter() - a
+    for p in ps:
+        p.join()
+    return wall if total > 0 else math.nan
+
+
+# ---- driver ----------------------------------------------------------------------------------
+def best_of(n: int, fn: Any) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(n):
+        a = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - a)
+    return min(times), out
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "| " + " | ".join(str(c).ljust(wd) for c, wd in zip(r, widths, strict=False)) + " |"
+
+    sep = "|" + "|".join("-" * (wd + 2) for wd in widths) + "|"
+    return "\n".join([line(header), sep, *[line(r) for r in rows]])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--series", type=int, default=1000)
+    ap.add_argument("--minutes", type=int, default=30)
+    ap.add_argument("--window", type=int, default=60)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tfio-series", type=int, default=10)
+    ap.add_argument("--tfio-seconds", type=int, default=60)
+    ap.add_argument("--tfio-venv", default=str(REPO / "build" / "venv-tfio"))
+    ap.add_argument("--streams", type=int, default=64)
+    ap.add_argument("--workdir", default="")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+
+    wd = Path(args.workdir or tempfile.mkdtemp(prefix="promfeed-e2e-"))
+    wd.mkdir(parents=True, exist_ok=True)
+    n_f, w = args.series, args.window
+    n_t = args.minutes * 60
+    # The grid ends 10 min ago so that it lies in the TSDB blocks, not in Prometheus's head.
+    t1_s = int(time.time()) // 60 * 60 - 600
+    t0_s = t1_s - n_t + 1
+    t0_ms, t1_ms = t0_s * 1000, t1_s * 1000
+    om = wd / "data.om"
+    log = lambda *a: print("e2e:", *a, file=sys.stderr, flush=True)  # noqa: E731
+
+    a = time.perf_counter()
+    n_samples = write_openmetrics(om, n_f, t0_s - 120, t1_s)
+    log(
+        f"wrote {n_samples} samples ({om.stat().st_size / 1e6:.0f} MB) "
+        f"in {time.perf_counter() - a:.1f} s"
+    )
+    data_dir = wd / "prom" / "prometheus-data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    a = time.perf_counter()
+    subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data_dir)],
+        check=True,
+        capture_output=True,
+    )
+    log(f"promtool blocks in {time.perf_counter() - a:.1f} s")
+    om.unlink()
+
+    prom = procs.start_prometheus(
+        wd / "prom",
+        scrape_interval="1s",
+        extra_args=["--storage.tsdb.retention.time=3650d", "--query.max-samples=200000000"],
+    )
+    results: dict[str, Any] = {}
+    rows: list[list[str]] = []
+    daemon = None
+    try:
+        hist_m = args.minutes + 25
+        cfg = {
+            "global": {"poll_interval": "1s", "backfill": f"{hist_m}m"},
+            "upstream": {"url": prom.url, "timeout": "120s"},
+            "inputs": [
+                {"selector": METRIC},
+                {"selector": '{job="prometheus",__name__=~"up|process_.*|go_goroutines"}'},
+            ],
+            "storage": {"retention": f"{hist_m}m", "max_series": 100000},
+            "log": {"level": "info", "format": "logfmt"},
+        }
+        a = time.perf_counter()
+        daemon = procs.start_daemon(cfg, wd / "daemon", timeout=600)
+        backfill_s = time.perf_counter() - a
+        log(f"daemon ready (backfill incl. start) in {backfill_s:.1f} s")
+
+        samples = n_t * n_f
+        windows_want = n_t - w
+        # a. promfeed
+        ta, (na, ca) = best_of(args.repeat, lambda: run_promfeed(daemon.target, t0_ms, t1_ms, w))
+        # b. plain
+        timing: dict[str, float] = {}
+        tb, (nb, cb) = best_of(args.repeat, lambda: run_plain(prom.url, t0_ms, t1_ms, w, timing))
+        # c. prometheus-api-client + pandas
+        try:
+            tc, (nc, cc) = best_of(1, lambda: run_pac(prom.url, t0_ms, t1_ms, w))
+        except Exception as e:  # report, do not hide
+            tc, nc, cc = math.nan, 0, math.nan
+            results["pac_error"] = repr(e)
+        for name, t, n, c in (
+            ("a. promfeed reader", ta, na, ca),
+            ("b. plain Python (urllib+json+numpy)", tb, nb, cb),
+            ("c. prometheus-api-client + pandas", tc, nc, cc),
+        ):
+            ok = n == windows_want and (math.isclose(c, ca, rel_tol=1e-6) if n else False)
+            rows.append(
+                [
+                    name,
+                    f"{t:.3f}",
+                    f"{samples / t / 1e6:.2f}" if t == t else "n/a",
+                    f"{tb / t:.1f}x" if t == t else "n/a",
+                    f"{n}",
+                    "yes" if ok else "NO",
+                ]
+            )
+        results.update(
+            promfeed_s=ta, plain_s=tb, pac_s=tc, plain_timing=timing, backfill_s=backfill_s
+        )
+
+        # d. TensorFlow I/O on a slice, and promfeed on the same slice.
+        fs, ls = args.tfio_series, args.tfio_seconds
+        tfio = run_tfio(Path(args.tfio_venv), prom.url, fs, ls, t1_ms)
+        results["tfio"] = tfio
+        slice_sel = f'{METRIC}{{instance=~"{"|".join(f"host-{i:04d}" for i in range(fs))}"}}'
+
+        def promfeed_slice() -> int:
+            import promfeed
+
+            with promfeed.Client(daemon.target) as c:
+                b = c.windows(
+                    slice_sel,
+                    window=1,
+                    step="1s",
+                    start=t1_ms - (ls - 1) * 1000,
+                    end=t1_ms,
+                    dtype=np.float64,
+                ).read_all()
+            return int(b.x.size)
+
+        tsl, nsl = best_of(args.repeat, promfeed_slice)
+        if "error" in tfio:
+            tfio_row = [
+                "d. TensorFlow I/O from_prometheus",
+                "error",
+                "n/a",
+                "n/a",
+                "0",
+                tfio["error"][:200],
+            ]
+        else:
+            rate = tfio["values"] / tfio["seconds"]
+            tfio_row = [
+                "d. TensorFlow I/O from_prometheus",
+                f"{tfio['seconds']:.3f}",
+                f"{rate / 1e6:.4f}",
+                f"promfeed is {samples / ta / rate:.0f}x",
+                str(tfio["values"]),
+                f"{fs} series x {ls} s",
+            ]
+        rows.append(tfio_row)
+        rows.append(
+            [
+                "a'. promfeed on the tfio slice (Client.windows)",
+                f"{tsl:.4f}",
+                f"{nsl / tsl / 1e6:.3f}",
+                "",
+                str(nsl),
+                f"{fs} series x {ls} s",
+            ]
+        )
+
+        # Transport limit: the same StreamWindows bytes replayed by a bare gRPC server.
+        from promfeed.v1 import metric_feed_pb2 as pb
+
+        msgs = capture_stream(daemon.target, t0_ms, t1_ms, w)
+        ctx = mp.get_context("spawn")
+        q = ctx.Queue()
+        server = ctx.Process(target=_replay_server, args=(msgs, q), daemon=True)
+        server.start()
+        port = q.get(timeout=60)
+        req = pb.StreamWindowsRequest(features=[METRIC]).SerializeToString()
+        tbare, (_, nbytes) = best_of(args.repeat, lambda: raw_receive(f"127.0.0.1:{port}", req))
+        traw, _ = best_of(
+            args.repeat,
+            lambda: raw_receive(
+                daemon.target,
+                pb.StreamWindowsRequest(
+                    features=[METRIC],
+                    step_ms=1000,
+                    window=w + 1,
+                    start_ms=t0_ms,
+                    end_ms=t1_ms,
+                    dtype=pb.FLOAT32,
+                ).SerializeToString(),
+            ),
+        )
+        server.kill()
+        results.update(bare_s=tbare, bare_bytes=nbytes, daemon_raw_s=traw)
+        transport = [
+            [
+                "bare gRPC replay of the same bytes (raw receive)",
+                f"{tbare:.3f}",
+                f"{samples / tbare / 1e6:.2f}",
+                f"{nbytes / tbare / 1e6:.0f} MB/s",
+            ],
+            [
+                "daemon StreamWindows, raw receive (no decode)",
+                f"{traw:.3f}",
+                f"{samples / traw / 1e6:.2f}",
+                f"{nbytes / traw / 1e6:.0f} MB/s",
+            ],
+            [
+                "promfeed reader into tf.data (a)",
+                f"{ta:.3f}",
+                f"{samples / ta / 1e6:.2f}",
+                f"{(samples / ta) / (samples / tbare):.2f} of bare",
+            ],
+        ]
+
+        # 64 concurrent streams (raw receive).
+        sreq = pb.StreamWindowsRequest(
+            features=[METRIC],
+            step_ms=1000,
+            window=w + 1,
+            start_ms=t0_ms,
+            end_ms=t1_ms,
+            dtype=pb.FLOAT32,
+        ).SerializeToString()
+        nproc = 4
+        tcon = concurrent_streams(daemon.target, sreq, nproc, args.streams // nproc)
+        results.update(concurrent_s=tcon)
+        conc = [
+            [
+                str(args.streams),
+                f"{tcon:.2f}",
+                f"{args.streams * samples / tcon / 1e6:.1f}",
+                f"{args.streams * nbytes / tcon / 1e6:.0f}",
+            ]
+        ]
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        prom.stop()
+
+    print(
+        f"\nEnd to end: {n_f} series x {n_t} s at 1 s = {samples:,} samples; W={w}, shift 1, "
+        f"{windows_want} windows of (x [{w}, {n_f}], y [1, {n_f}]) float32 into tf.data; best of "
+        f"{args.repeat} (c: 1 run)\n"
+    )
+    print(
+        table(
+            rows, ["method", "seconds", "Msamples/s", "vs plain", "windows / values", "same data"]
+        )
+    )
+    print(
+        f"\nplain Python breakdown: HTTP {timing['http_s']:.2f} s for {timing['mb']:.0f} MB JSON, "
+        f"json+numpy {timing['parse_s']:.2f} s, tf.data {timing['tf_s']:.2f} s"
+    )
+    print(
+        f"promfeed daemon start to ready (backfill of {n_f} + self series): "
+        f"{results['backfill_s']:.1f} s (one-off)"
+    )
+    if "pac_error" in results:
+        print("prometheus-api-client error:", results["pac_error"])
+    print("\nTransport limit (same run, same bytes):\n")
+    print(table(transport, ["stream", "seconds", "Msamples/s", "note"]))
+    print(
+        f"\nConcurrent StreamWindows streams (each the full {samples:,} samples, raw receive, "
+        f"{nproc} processes):\n"
+    )
+    print(table(conc, ["streams", "seconds", "aggregate Msamples/s", "aggregate MB/s"]))
+    (wd / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    if not args.keep:
+        shutil.rmtree(wd, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+// JSON decode throughput of Prometheus query responses (PromJsonDecoder::DecodeQuery):
+// MB/s of response body and samples/s, for the two shapes the daemon reads:
+//  - backfill: query_range matrices, many points per series;
+//  - poll: a range-vector instant query `sel[1s]`, one or two points per series (labels
+//    dominate).
+#include <benchmark/benchmark.h>
+#include <simdjson.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "bench/bench_data.h"
+#include "daemon/upstream/prom_json.h"
+
+namespace promfeed::bench {
+namespace {
+
+constexpr int64_t kStartMs = 1'700'000'000'000;
+
+// A body with the padding the HTTP client reserves, so the decoder parses it in place.
+std::string Padded(std::string body) {
+  body.reserve(body.size() + upstream::kJsonPadding);
+  return body;
+}
+
+void DecodeLoop(benchmark::State& state, const std::string& body, size_t samples) {
+  upstream::PromJsonDecoder decoder;
+  for (auto _ : state) {
+    auto result = decoder.DecodeQuery(body);
+    if (!result.ok()) {
+      state.SkipWithError(std::string(result.status().message()).c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(result->series.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+  state.counters["samples/s"] = benchmark::Counter(static_cast<double>(samples),
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["body_MB"] = static_cast<double>(body.size()) / 1e6;
+}
+
+// Args: series, points per series, step ms (1000: whole seconds; 1001: millisecond stamps).
+void BM_DecodeMatrix(benchmark::State& state) {
+  size_t samples = 0;
+  const std::string body = Padded(
+      MatrixResponse(state.range(0), state.range(1), kStartMs + 123, state.range(2), &samples));
+  DecodeLoop(state, body, samples);
+}
+BENCHMARK(BM_DecodeMatrix)
+    ->ArgNames({"series", "points", "step_ms"})
+    ->Args({1000, 600, 1000})   // backfill chunk: 1k series x 10 min at 1 s
+    ->Args({100, 10000, 1000})  // backfill chunk: long series
+    ->Args({100000, 1, 1000})   // poll: 100k series, one sample each
+    ->Args({10000, 2, 1001})    // poll: ms scrape timestamps, two samples each
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace promfeed::bench
+
+int main(int argc, char** argv) {
+  // The SIMD kernel simdjson picked on this CPU; "fallback" would mean no SIMD at all.
+  benchmark::AddCustomContext("simdjson_implementation",
+                              simdjson::get_active_implementation()->name());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
