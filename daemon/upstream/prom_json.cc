@@ -562,7 +562,38 @@ absl::StatusOr<int64_t> PromJsonDecoder::DecodeScrapeIntervalMs(const std::strin
   }
 }
 
+namespace {
+// The shape Prometheus writes: [-]digits[.d{1,3}], at most 15 integer digits. Exact in
+// integer arithmetic without the general path's digit string; nullopt for anything else.
+std::optional<int64_t> FastTimestampMs(std::string_view text) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  const char* const int_begin = p;
+  uint64_t v = 0;
+  while (p < end && static_cast<unsigned>(*p - '0') < 10) v = v * 10 + (*p++ - '0');
+  const ptrdiff_t int_digits = p - int_begin;
+  if (int_digits == 0 || int_digits > 15 || (int_digits > 1 && *int_begin == '0')) {
+    return std::nullopt;
+  }
+  int frac_digits = 0;
+  if (p < end && *p == '.') {
+    ++p;
+    while (p < end && frac_digits < 3 && static_cast<unsigned>(*p - '0') < 10) {
+      v = v * 10 + (*p++ - '0');
+      ++frac_digits;
+    }
+    if (frac_digits == 0) return std::nullopt;
+  }
+  if (p != end) return std::nullopt;  // Sub-millisecond digits or an exponent.
+  for (; frac_digits < 3; ++frac_digits) v *= 10;
+  return negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+}
+}  // namespace
+
 absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text) {
+  if (std::optional<int64_t> ms = FastTimestampMs(text)) return *ms;
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(Cat("bad timestamp \"", text, "\": ", why));
   };
