@@ -10,8 +10,8 @@
 
 #include "absl/status/status.h"
 #include "daemon/model/duration.h"
-#include "daemon/upstream/errors.h"
 #include "daemon/model/str_cat.h"
+#include "daemon/upstream/errors.h"
 
 namespace promfeed::upstream {
 namespace {
@@ -196,19 +196,27 @@ absl::Status CountSample(Ctx& ctx) {
   return absl::OkStatus();
 }
 
-absl::Status ReadLabels(Ctx& ctx, od::value v, const std::string& path, Labels& out) {
-  PF_RETURN_IF_ERROR(ExpectType(ctx, v, od::json_type::object, "an object of labels", path));
+// `path` yields the path for messages; called only on error (this runs once per series).
+template <typename PathFn>
+absl::Status ReadLabels(Ctx& ctx, od::value v, PathFn path, Labels& out) {
+  od::json_type t;
+  PF_JSON(v.type().get(t), path());
+  if (t != od::json_type::object) return ctx.Expected(path(), "an object of labels", t);
   od::object o;
-  PF_JSON(v.get_object().get(o), path);
+  PF_JSON(v.get_object().get(o), path());
   std::vector<Label> labels;
+  labels.reserve(8);
   for (auto fr : o) {
     od::field f;
-    PF_JSON(std::move(fr).get(f), path);
+    PF_JSON(std::move(fr).get(f), path());
     std::string_view key;
-    PF_JSON(f.unescaped_key().get(key), path);
-    Label label{std::string(key), {}};
-    PF_RETURN_IF_ERROR(ReadString(ctx, f.value(), Cat(path, ".", key), label.value));
-    labels.push_back(std::move(label));
+    PF_JSON(f.unescaped_key().get(key), path());
+    od::value fv = f.value();
+    PF_JSON(fv.type().get(t), Cat(path(), ".", key));
+    if (t != od::json_type::string) return ctx.Expected(Cat(path(), ".", key), "a string", t);
+    std::string_view value;
+    PF_JSON(fv.get_string().get(value), Cat(path(), ".", key));
+    labels.push_back(Label{std::string(key), std::string(value)});
   }
   out = Labels(std::move(labels));
   return absl::OkStatus();
@@ -222,37 +230,46 @@ struct ShapeSeen {
 };
 
 absl::Status ReadSeries(Ctx& ctx, od::value v, size_t index, QueryResult& out, ShapeSeen& seen) {
-  const std::string path = Cat("data.result[", index, "]");
-  PF_RETURN_IF_ERROR(ExpectType(ctx, v, od::json_type::object, "a series object", path));
+  // Paths are built only for error messages: this runs once per series.
+  auto path = [index] { return Cat("data.result[", index, "]"); };
+  {
+    od::json_type t;
+    PF_JSON(v.type().get(t), path());
+    if (t != od::json_type::object) return ctx.Expected(path(), "a series object", t);
+  }
   od::object o;
-  PF_JSON(v.get_object().get(o), path);
+  PF_JSON(v.get_object().get(o), path());
   SeriesData series;
   bool has_metric = false, has_samples = false;
   for (auto fr : o) {
     od::field f;
-    PF_JSON(std::move(fr).get(f), path);
+    PF_JSON(std::move(fr).get(f), path());
     std::string_view key;
-    PF_JSON(f.unescaped_key().get(key), path);
+    PF_JSON(f.unescaped_key().get(key), path());
     if (key == "metric") {
       has_metric = true;
-      PF_RETURN_IF_ERROR(ReadLabels(ctx, f.value(), path + ".metric", series.labels));
+      PF_RETURN_IF_ERROR(ReadLabels(
+          ctx, f.value(), [&] { return path() + ".metric"; }, series.labels));
     } else if (key == "value") {
       has_samples = seen.value = true;
       Sample s;
       PF_RETURN_IF_ERROR(ReadPair(
-          ctx, f.value(), [&] { return path + ".value"; }, s, nullptr));
+          ctx, f.value(), [&] { return path() + ".value"; }, s, nullptr));
       PF_RETURN_IF_ERROR(CountSample(ctx));
       series.samples.push_back(s);
     } else if (key == "values") {
       has_samples = seen.values = true;
       od::value vals = f.value();
-      PF_RETURN_IF_ERROR(
-          ExpectType(ctx, vals, od::json_type::array, "an array of samples", path + ".values"));
+      od::json_type t;
+      PF_JSON(vals.type().get(t), path() + ".values");
+      if (t != od::json_type::array) {
+        return ctx.Expected(path() + ".values", "an array of samples", t);
+      }
       od::array a;
-      PF_JSON(vals.get_array().get(a), path + ".values");
+      PF_JSON(vals.get_array().get(a), path() + ".values");
       size_t i = 0;
       for (auto er : a) {
-        auto sample_path = [&] { return Cat(path, ".values[", i, "]"); };
+        auto sample_path = [&] { return Cat(path(), ".values[", i, "]"); };
         od::value e;
         PF_JSON(er.get(e), sample_path());
         Sample s;
@@ -277,8 +294,8 @@ absl::Status ReadSeries(Ctx& ctx, od::value v, size_t index, QueryResult& out, S
     }
     // Unknown keys are skipped: newer Prometheus versions may add fields.
   }
-  if (!has_metric) return ctx.Shape(path, "missing field \"metric\"");
-  if (!has_samples) return ctx.Shape(path, "missing field \"value\" or \"values\"");
+  if (!has_metric) return ctx.Shape(path(), "missing field \"metric\"");
+  if (!has_samples) return ctx.Shape(path(), "missing field \"value\" or \"values\"");
   if (!series.samples.empty()) out.series.push_back(std::move(series));
   return absl::OkStatus();
 }
