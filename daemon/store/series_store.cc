@@ -1,6 +1,10 @@
 #include "daemon/store/series_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+
+#include "daemon/logging/logging.h"
 
 namespace promfeed::store {
 
@@ -34,7 +38,12 @@ SeriesStore::AppendResult SeriesStore::Append(const Labels& labels,
   if (it == by_labels_.end()) {
     if (samples.empty()) return result;
     if (static_cast<int64_t>(by_labels_.size()) >= options_.max_series) {
-      rejected_.fetch_add(1, std::memory_order_relaxed);
+      const int64_t n = rejected_.fetch_add(1, std::memory_order_relaxed) + 1;
+      // Logged at the 1st, 2nd, 4th, 8th... refusal: visible without flooding the log.
+      if ((n & (n - 1)) == 0) {
+        spdlog::warn("series rejected reason=max_series max_series={} rejected_total={} series={}",
+                     options_.max_series, n, logging::Quote(labels.ToString()));
+      }
       result.rejected = true;
       return result;
     }
