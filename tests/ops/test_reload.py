@@ -20,7 +20,10 @@ from tests.ops.opsutil import http, log_size, metric, scrape, wait_log
 
 A = {"selector": 'up{job="prometheus"}'}
 B = {"selector": 'process_cpu_seconds_total{job="prometheus"}'}
-C = {"selector": 'go_goroutines{job="prometheus"}'}
+# Expr inputs read each grid point once, so unlike selectors they never re-read a sample:
+# any duplicate from them after a reload means the span was read twice.
+AX = {"name": "a_up", "expr": 'up{job="prometheus"}'}
+C = {"name": "c_goroutines", "expr": 'go_goroutines{job="prometheus"}'}
 
 
 def stub(p: procs.Proc) -> pb_grpc.MetricFeedStub:
@@ -75,8 +78,12 @@ def test_bad_config_is_rejected_and_old_one_keeps_running(
 
 def test_reload_keeps_rings_adds_and_removes_inputs(daemon_factory, prom_stack) -> None:
     prom = prom_stack.prometheus.url
-    d = daemon_factory(daemon_config(prom, inputs=[A, B]))
+    d = daemon_factory(daemon_config(prom, inputs=[A, AX, B]))
     s = stub(d)
+    # Enough history that re-reading it would stand out from per-round duplicates below.
+    procs.wait_until(
+        lambda: one_series(s, "a_up").samples_held >= 8, 20, "8 s of history"
+    )
     a_before = one_series(s, "up")
     b_sel = "process_cpu_seconds_total"
     one_series(s, b_sel)
@@ -85,12 +92,12 @@ def test_reload_keeps_rings_adds_and_removes_inputs(daemon_factory, prom_stack) 
     polls_before = metric(fams, "promfeed_polls_total")
 
     # Retention needs a restart: it is logged and the running value stays.
-    cfg = daemon_config(prom, inputs=[A, C])
+    cfg = daemon_config(prom, inputs=[A, AX, C])
     cfg["storage"]["retention"] = "2h"
     write_config(d, cfg)
     start = log_size(d)
     os.kill(d.pid, signal.SIGHUP)
-    wait_log(d, r'msg="reload done" inputs=2 added=1 removed=1 kept=1\n', start=start)
+    wait_log(d, r'msg="reload done" inputs=3 added=1 removed=1 kept=2\n', start=start)
     log = d.log_path.read_text()[start:]
     want = 'msg="reload setting needs restart" setting=storage.retention running=30m configured=2h'
     assert want in log, log
@@ -103,7 +110,7 @@ def test_reload_keeps_rings_adds_and_removes_inputs(daemon_factory, prom_stack) 
     # target, same scrapes; the daemon's backfill span is longer than this Prometheus's age).
     c = procs.wait_until(
         lambda: s.ListSeries(
-            pb.ListSeriesRequest(selectors=["go_goroutines"]), timeout=5
+            pb.ListSeriesRequest(selectors=["c_goroutines"]), timeout=5
         ).series,
         20,
         "input C",
@@ -123,12 +130,15 @@ def test_reload_keeps_rings_adds_and_removes_inputs(daemon_factory, prom_stack) 
     assert a_after.samples_held > a_before.samples_held
     # B stopped: nothing newer than what it had when the reload finished (+ one round in flight).
     assert one_series(s, b_sel).newest_time_ms <= b_at_reload + 1000
-    # No second backfill of A: the new poller continued from the old one's progress. Each
-    # round re-reads one interval (about one duplicate per series per round); re-reading A's
-    # backfill would add one duplicate per second of Prometheus's history (> 10 here).
+    # No second backfill of A or AX: the new poller continued from the old one's progress.
+    # Selector A re-reads one interval per round (about one duplicate per round); re-reading
+    # the backfill would add one duplicate per second of Prometheus's history for A and AX.
     fams = scrape(d.web_url)
     dups = metric(fams, "promfeed_duplicate_samples_dropped_total") - dups_before
     polls = metric(fams, "promfeed_polls_total") - polls_before
+    assert (
+        one_series(s, "a_up").samples_held >= 10
+    )  # Enough history to tell the two apart.
     assert dups <= polls + 3, (dups, polls)
 
     # No gap in A across the reload: every 1 s grid point around it holds a real sample.
@@ -161,7 +171,7 @@ def test_http_reload_applies_new_inputs(daemon_factory, prom_stack) -> None:
     s = stub(d)
     procs.wait_until(
         lambda: s.ListSeries(
-            pb.ListSeriesRequest(selectors=["go_goroutines"]), timeout=5
+            pb.ListSeriesRequest(selectors=["c_goroutines"]), timeout=5
         ).series,
         20,
         "input C",
