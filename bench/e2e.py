@@ -65,34 +65,20 @@ def write_openmetrics(path: Path, n_series: int, t_first_s: int, t_last_s: int) 
     return n_series * n_t
 
 
-# ---- the tf.data tail all methods share ------------------------------------------------------
-def grid_dataset(grid: np.ndarray, w: int) -> Any:
-    """(x [W, F], y [1, F]) windows of `grid` [T, F] float32 as a tf.data.Dataset; windows are
-    numpy views, handed to tf.data in blocks of BATCH (as promfeed.tf does per message)."""
+# ---- the tf.data tails ----------------------------------------------------------------------
+def keras_windows(grid: np.ndarray, w: int) -> Any:
+    """The Keras way to window a [T, F] grid: batches of (x [B, W, F], y [B, F] = next row)."""
     import tensorflow as tf
-    from numpy.lib.stride_tricks import sliding_window_view
 
-    f = grid.shape[1]
-    win = sliding_window_view(grid, w + 1, axis=0).swapaxes(1, 2)  # [T-W, W+1, F]
-
-    def gen() -> Any:
-        for s in range(0, len(win), BATCH):
-            b = win[s : s + BATCH]
-            yield b[:, :w, :], b[:, w:, :]
-
-    return tf.data.Dataset.from_generator(
-        gen,
-        output_signature=(
-            tf.TensorSpec(shape=(None, w, f), dtype=tf.float32),
-            tf.TensorSpec(shape=(None, 1, f), dtype=tf.float32),
-        ),
-    ).unbatch()
+    return tf.keras.utils.timeseries_dataset_from_array(
+        grid[:-1], grid[w:], sequence_length=w, batch_size=BATCH, shuffle=False
+    )
 
 
 def consume(ds: Any) -> tuple[int, float]:
-    """Reads every element (batched like a training loop); returns (windows, checksum)."""
+    """Reads every batch like a training loop; returns (windows, checksum of last x rows)."""
     n, total = 0, 0.0
-    for x, _y in ds.batch(BATCH):
+    for x, _y in ds:
         n += int(x.shape[0])
         total += float(np.nansum(x.numpy()[:, -1, :], dtype=np.float64))
     return n, total
@@ -105,7 +91,41 @@ def run_promfeed(target: str, t0_ms: int, t1_ms: int, w: int) -> tuple[int, floa
     ds = ptf.windows(
         target, METRIC, window=w, horizon=1, step="1s", fill="nan", start=t0_ms, end=t1_ms
     )
-    return consume(ds)
+    return consume(ds.batch(BATCH))
+
+
+def promfeed_grid(target: str, t0_ms: int, t1_ms: int) -> np.ndarray:
+    """The [T, F] grid as numpy through the reader (window 1: each row once)."""
+    import promfeed
+
+    with promfeed.Client(target) as c:
+        b = c.windows(METRIC, window=1, step="1s", start=t0_ms, end=t1_ms).read_all()
+    return b.x[:, 0, :]
+
+
+def promfeed_rows_tf(target: str, t0_ms: int, t1_ms: int) -> int:
+    """Rows [R, F] of the reader's stream into tf.data as they arrive (one batch per message,
+    no windows): the reader's own cost on top of the transport."""
+    import tensorflow as tf
+
+    import promfeed
+
+    c = promfeed.Client(target)
+    stream = c.windows(METRIC, window=1, step="1s", start=t0_ms, end=t1_ms)
+    f = len(stream.features)
+
+    def gen() -> Any:
+        for b in stream:
+            yield b.x[:, 0, :]
+
+    ds = tf.data.Dataset.from_generator(
+        gen, output_signature=tf.TensorSpec(shape=(None, f), dtype=tf.float32)
+    )
+    n = 0
+    for r in ds:
+        n += int(r.shape[0]) * f
+    c.close()
+    return n
 
 
 def http_get(url: str, params: dict[str, str]) -> bytes:
@@ -127,10 +147,11 @@ def run_plain(prom: str, t0_ms: int, t1_ms: int, w: int, timing: dict[str, float
     grid = np.full((n_t, len(result)), np.nan, np.float32)
     for j, s in enumerate(result):
         vals = s["values"]
-        idx = ((np.array([v[0] for v in vals], np.float64) * 1000 - t0_ms) // 1000).astype(np.int64)
-        grid[idx, j] = np.array([v[1] for v in vals], np.float64)
+        ts = np.fromiter((v[0] for v in vals), np.float64, len(vals))
+        idx = np.round(ts - t0_ms / 1000).astype(np.int64)  # 1 s step
+        grid[idx, j] = np.fromiter(map(float, (v[1] for v in vals)), np.float64, len(vals))
     c = time.perf_counter()
-    out = consume(grid_dataset(grid, w))
+    out = consume(keras_windows(grid, w))
     timing.update(http_s=b - a, parse_s=c - b, tf_s=time.perf_counter() - c, mb=len(body) / 1e6)
     return out
 
@@ -150,7 +171,7 @@ def run_pac(prom: str, t0_ms: int, t1_ms: int, w: int) -> tuple[int, float]:
     df = MetricRangeDataFrame(res)
     grid_df = df.pivot_table(index=df.index, columns="instance", values="value")
     grid = grid_df.sort_index(axis=1).to_numpy(np.float32)
-    return consume(grid_dataset(grid, w))
+    return consume(keras_windows(grid, w))
 
 
 TFIO_SCRIPT = r"""
@@ -371,6 +392,9 @@ def main() -> int:
         windows_want = n_t - w
         # a. promfeed
         ta, (na, ca) = best_of(args.repeat, lambda: run_promfeed(daemon.target, t0_ms, t1_ms, w))
+        # The [T, F] grid as numpy only (no windows, no TensorFlow).
+        tga, _grid = best_of(args.repeat, lambda: promfeed_grid(daemon.target, t0_ms, t1_ms))
+        results["grid_s"] = tga
         # b. plain
         timing: dict[str, float] = {}
         tb, (nb, cb) = best_of(args.repeat, lambda: run_plain(prom.url, t0_ms, t1_ms, w, timing))
@@ -478,6 +502,7 @@ def main() -> int:
             ),
         )
         server.kill()
+        trows, _ = best_of(args.repeat, lambda: promfeed_rows_tf(daemon.target, t0_ms, t1_ms))
         results.update(bare_s=tbare, bare_bytes=nbytes, daemon_raw_s=traw)
         transport = [
             [
@@ -493,7 +518,13 @@ def main() -> int:
                 f"{nbytes / traw / 1e6:.0f} MB/s",
             ],
             [
-                "promfeed reader into tf.data (a)",
+                "promfeed reader: rows into tf.data (window 1)",
+                f"{trows:.3f}",
+                f"{samples / trows / 1e6:.2f}",
+                f"{tbare / trows:.2f} of bare",
+            ],
+            [
+                "promfeed reader: W=60 windows into tf.data (a)",
                 f"{ta:.3f}",
                 f"{samples / ta / 1e6:.2f}",
                 f"{(samples / ta) / (samples / tbare):.2f} of bare",
@@ -545,6 +576,12 @@ def main() -> int:
     )
     if "pac_error" in results:
         print("prometheus-api-client error:", results["pac_error"])
+    print(
+        f"\nThe grid as numpy [T, F] (no windows, no TensorFlow): promfeed reader "
+        f"{results['grid_s']:.3f} s; plain Python HTTP + json + numpy "
+        f"{timing['http_s'] + timing['parse_s']:.2f} s "
+        f"({(timing['http_s'] + timing['parse_s']) / results['grid_s']:.0f}x)"
+    )
     print("\nTransport limit (same run, same bytes):\n")
     print(table(transport, ["stream", "seconds", "Msamples/s", "note"]))
     print(
