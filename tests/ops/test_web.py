@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 
 import grpc
+import pytest
 
 from promfeed.v1 import metric_feed_pb2 as pb
 from promfeed.v1 import metric_feed_pb2_grpc as pb_grpc
@@ -67,8 +68,9 @@ def test_metrics_match_the_daemons_state(daemon: procs.Proc) -> None:
     assert v("promfeed_series") == st.series_count > 0
     assert v("promfeed_ring_bytes") > 0
     assert v("promfeed_samples_held") > 0
-    assert v("promfeed_ring_bytes_per_sample") == v("promfeed_ring_bytes") / v(
-        "promfeed_samples_held"
+    # One snapshot: the ratio holds up to the 16 digits the text format carries.
+    assert v("promfeed_ring_bytes_per_sample") == pytest.approx(
+        v("promfeed_ring_bytes") / v("promfeed_samples_held"), rel=1e-12
     )
     assert v("promfeed_poll_interval_seconds") == 1
 
