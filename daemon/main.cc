@@ -206,6 +206,12 @@ void KeepRestartOnlySettings(const config::Config& cur, config::Config* next) {
        cur.grpc_listen_address, next->grpc_listen_address);
   keep("server.web_listen_address", next->web_listen_address, cur.web_listen_address,
        cur.web_listen_address, next->web_listen_address);
+  keep("server.tls_config", next->server_tls.cert_file, cur.server_tls.cert_file,
+       cur.server_tls.cert_file, next->server_tls.cert_file);
+  next->server_tls = cur.server_tls;
+  keep("server.auth.bearer_tokens_file", next->server_auth.bearer_tokens,
+       cur.server_auth.bearer_tokens, cur.server_auth.bearer_tokens_file,
+       next->server_auth.bearer_tokens_file);
   keep("server.max_streams", next->max_streams, cur.max_streams, std::to_string(cur.max_streams),
        std::to_string(next->max_streams));
 }
@@ -244,14 +250,6 @@ class PollerSlot {
   std::shared_ptr<upstream::Poller> poller_;
   upstream::PollerStats retired_;
 };
-
-// host:port of our own gRPC listener, reachable from this process (for the watchdog probe).
-std::string LocalTarget(const std::string& listen_address, int port) {
-  std::string host = listen_address.substr(0, listen_address.rfind(':'));
-  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "[::]") host = "[::1]";
-  return host + ":" + std::to_string(port);
-}
 
 // POST /-/reload requests waiting for the main thread, which runs every reload.
 class ReloadQueue {
@@ -380,14 +378,21 @@ int Run(const Flags& flags) {
   pollers.Set(std::make_shared<upstream::Poller>(cfg, &store, poller_options));
 
   absl::StatusOr<std::unique_ptr<server::GrpcServer>> grpc_server =
-      server::GrpcServer::Start(cfg.grpc_listen_address, &service);
+      server::GrpcServer::Start(cfg.grpc_listen_address, &service,
+                                {.cert_file = cfg.server_tls.cert_file,
+                                 .key_file = cfg.server_tls.key_file,
+                                 .client_ca_file = cfg.server_tls.client_ca_file,
+                                 .require_client_cert = cfg.server_tls.require_client_cert,
+                                 .bearer_tokens = cfg.server_auth.bearer_tokens});
   if (!grpc_server.ok()) {
     spdlog::error("startup failed error={}",
                   logging::Quote(std::string(grpc_server.status().message())));
     return 1;
   }
-  spdlog::info("grpc listening address={} port={}", cfg.grpc_listen_address,
-               (*grpc_server)->port());
+  spdlog::info("grpc listening address={} port={} tls={} client_auth={} bearer_auth={}",
+               cfg.grpc_listen_address, (*grpc_server)->port(), cfg.server_tls.enabled(),
+               cfg.server_tls.require_client_cert ? "require" : "none",
+               !cfg.server_auth.bearer_tokens.empty());
 
   ReloadQueue reload_queue(pthread_self());
   std::vector<web::Route> routes;
@@ -503,9 +508,8 @@ int Run(const Flags& flags) {
   auto next_watchdog = std::chrono::steady_clock::now();
   std::unique_ptr<v1::MetricFeed::Stub> self_probe;
   if (watchdog) {
-    self_probe = v1::MetricFeed::NewStub(
-        grpc::CreateChannel(LocalTarget(cfg.grpc_listen_address, (*grpc_server)->port()),
-                            grpc::InsecureChannelCredentials()));
+    // In process: no TLS client certificate needed.
+    self_probe = v1::MetricFeed::NewStub((*grpc_server)->InProcessChannel());
     spdlog::info("systemd watchdog enabled interval={}",
                  FormatDurationMs(static_cast<int64_t>(watchdog_usec / 1000)));
   }
@@ -513,6 +517,9 @@ int Run(const Flags& flags) {
     if (!pollers.Get()->Running()) return absl::InternalError("poller thread not running");
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    if (!cfg.server_auth.bearer_tokens.empty()) {
+      ctx.AddMetadata("authorization", "Bearer " + cfg.server_auth.bearer_tokens.front());
+    }
     v1::GetStatusRequest req;
     v1::GetStatusResponse resp;
     if (grpc::Status s = self_probe->GetStatus(&ctx, req, &resp); !s.ok()) {

@@ -29,6 +29,7 @@ run "C++ unit tests (ctest)" ctest --test-dir "$BUILD_DIR" -L unit --output-on-f
 export PROMFEED_BIN="$BUILD_DIR/daemon/promfeed" PROMFEED_REQUIRE_DAEMON=1
 run "integration tests (real Prometheus + daemon)" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/integration"
+run "security tests" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/security"
 run "deployment tests (k8s manifests, .deb, Dockerfile)" "$ROOT/tests/deploy/run.sh"
 run "operations tests (web, metrics, reload, systemd)" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/ops"

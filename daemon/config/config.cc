@@ -57,7 +57,11 @@ constexpr std::string_view kTlsKeys[] = {"ca_file", "cert_file", "key_file", "se
 constexpr std::string_view kInputKeys[] = {"selector", "name", "expr"};
 constexpr std::string_view kStorageKeys[] = {"retention", "max_series"};
 constexpr std::string_view kServerKeys[] = {"grpc_listen_address", "web_listen_address",
-                                            "max_streams", "shutdown_timeout"};
+                                            "max_streams",         "shutdown_timeout",
+                                            "tls_config",          "auth"};
+constexpr std::string_view kServerTlsKeys[] = {"cert_file", "key_file", "client_ca_file",
+                                               "client_auth"};
+constexpr std::string_view kServerAuthKeys[] = {"bearer_tokens_file"};
 constexpr std::string_view kLogKeys[] = {"level", "format"};
 
 struct Section {
@@ -73,6 +77,8 @@ const Section kSections[] = {
     {"inputs[]", kInputKeys},
     {"storage", kStorageKeys},
     {"server", kServerKeys},
+    {"server.tls_config", kServerTlsKeys},
+    {"server.auth", kServerAuthKeys},
     {"log", kLogKeys},
 };
 
@@ -736,6 +742,90 @@ class Loader {
     if (const Entry* e = m.Get("shutdown_timeout")) {
       PF_ASSIGN_OR_RETURN(cfg->shutdown_timeout_ms,
                           Duration(*e, "server.shutdown_timeout", "shutdown_timeout: 5s"));
+    }
+    if (const Entry* e = m.Get("tls_config")) PF_RETURN_IF_ERROR(LoadServerTls(*e, cfg));
+    if (const Entry* e = m.Get("auth")) {
+      PF_RETURN_IF_ERROR(LoadServerAuth(*e, cfg));
+      if (!cfg->server_tls.enabled()) {
+        return Error(e->key.Mark(), "server.auth",
+                     "bearer tokens need TLS (they would cross the network in clear text); "
+                     "set server.tls_config with cert_file and key_file");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // A path field: resolved and read now, so a missing file fails the load.
+  absl::StatusOr<std::string> LoadPath(const MapView& m, std::string_view section,
+                                       std::string_view key, std::string* content) {
+    const Entry* e = m.Get(key);
+    if (e == nullptr) return std::string();
+    std::string path = Join(section, key);
+    PF_ASSIGN_OR_RETURN(std::string file, String(*e, path, "/etc/promfeed/server.pem"));
+    if (file.empty()) return Error(MarkOf(*e), path, "is empty; name a file");
+    std::string resolved = Resolve(file);
+    PF_ASSIGN_OR_RETURN(std::string text, ReadFile(*e, path, resolved));
+    if (content != nullptr) *content = std::move(text);
+    return resolved;
+  }
+
+  absl::Status LoadServerTls(const Entry& section, Config* cfg) {
+    constexpr std::string_view kPath = "server.tls_config";
+    PF_ASSIGN_OR_RETURN(MapView m, ReadMap(section.value, MarkOf(section), kPath, kServerTlsKeys,
+                                           "tls_config: {cert_file: server.pem, key_file: "
+                                           "server-key.pem}"));
+    ServerTlsConfig& tls = cfg->server_tls;
+    PF_ASSIGN_OR_RETURN(tls.cert_file, LoadPath(m, kPath, "cert_file", nullptr));
+    PF_ASSIGN_OR_RETURN(tls.key_file, LoadPath(m, kPath, "key_file", nullptr));
+    PF_ASSIGN_OR_RETURN(tls.client_ca_file, LoadPath(m, kPath, "client_ca_file", nullptr));
+    if (tls.cert_file.empty() || tls.key_file.empty()) {
+      return Error(m.node.Mark(), Join(kPath, tls.cert_file.empty() ? "cert_file" : "key_file"),
+                   "is required: TLS needs the server certificate (cert_file) and its key "
+                   "(key_file)");
+    }
+    if (const Entry* e = m.Get("client_auth")) {
+      std::string path = Join(kPath, "client_auth");
+      PF_ASSIGN_OR_RETURN(std::string mode, String(*e, path, "require"));
+      if (mode != "none" && mode != "require") {
+        return Error(MarkOf(*e), path,
+                     Cat("unknown client_auth \"", mode, "\"; write none or require"));
+      }
+      tls.require_client_cert = mode == "require";
+    }
+    if (tls.require_client_cert && tls.client_ca_file.empty()) {
+      return Error(m.Get("client_auth")->key.Mark(), Join(kPath, "client_auth"),
+                   "require needs client_ca_file, the CA that client certificates chain to");
+    }
+    if (!tls.require_client_cert && !tls.client_ca_file.empty()) {
+      return Error(m.Get("client_ca_file")->key.Mark(), Join(kPath, "client_ca_file"),
+                   "is only used with client_auth: require; add it or remove client_ca_file");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status LoadServerAuth(const Entry& section, Config* cfg) {
+    constexpr std::string_view kPath = "server.auth";
+    PF_ASSIGN_OR_RETURN(MapView m, ReadMap(section.value, MarkOf(section), kPath, kServerAuthKeys,
+                                           "auth: {bearer_tokens_file: tokens}"));
+    const Entry* e = m.Get("bearer_tokens_file");
+    std::string path = Join(kPath, "bearer_tokens_file");
+    if (e == nullptr) {
+      return Error(section.key.Mark(), path,
+                   "is required; name a file with one accepted token per line");
+    }
+    std::string content;
+    PF_ASSIGN_OR_RETURN(cfg->server_auth.bearer_tokens_file,
+                        LoadPath(m, kPath, "bearer_tokens_file", &content));
+    std::istringstream lines(content);
+    for (std::string line; std::getline(lines, line);) {
+      std::string_view token = Trim(line);
+      if (token.empty() || token.front() == '#') continue;
+      cfg->server_auth.bearer_tokens.emplace_back(token);
+    }
+    if (cfg->server_auth.bearer_tokens.empty()) {
+      return Error(MarkOf(*e), path,
+                   Cat("the file ", cfg->server_auth.bearer_tokens_file,
+                       " holds no token; write one token per line (# starts a comment)"));
     }
     return absl::OkStatus();
   }

@@ -40,6 +40,21 @@ struct UpstreamConfig {
   int64_t max_response_bytes = 256LL << 20;  // Response bodies above this fail the poll.
 };
 
+// `server.tls_config`: TLS for the gRPC listener, optionally verifying client certificates.
+struct ServerTlsConfig {
+  std::string cert_file;             // Server certificate chain (PEM); empty: plaintext gRPC.
+  std::string key_file;              // Its private key (PEM).
+  std::string client_ca_file;        // CA bundle that client certificates must chain to.
+  bool require_client_cert = false;  // `client_auth: require` (mutual TLS).
+  bool enabled() const { return !cert_file.empty(); }
+};
+
+// `server.auth`: bearer tokens accepted by promfeed.v1.MetricFeed (health stays open).
+struct ServerAuthConfig {
+  std::string bearer_tokens_file;
+  std::vector<std::string> bearer_tokens;  // Read at load time; never logged.
+};
+
 struct Input {
   enum class Kind { kSelector, kExpr };
   Kind kind = Kind::kSelector;
@@ -67,6 +82,8 @@ struct Config {
   std::string web_listen_address = "127.0.0.1:9400";
   int32_t max_streams = 256;
   int64_t shutdown_timeout_ms = 5'000;  // SIGTERM: streams are cancelled after this.
+  ServerTlsConfig server_tls;
+  ServerAuthConfig server_auth;
   // `log:`
   std::string log_level = "info";     // debug, info, warn, error.
   std::string log_format = "logfmt";  // logfmt or json.

@@ -4,9 +4,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -194,28 +198,88 @@ int64_t WindowStream::lost_windows_total() const { return asm_->lost_windows_tot
 struct Client::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::MetricFeed::Stub> stub;
+  absl::Status init;  // A credential file that could not be read fails every call.
 };
+
+namespace {
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ", what, " ", path, ": ", std::strerror(errno)));
+  }
+  return text.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(ClientOptions* o) {
+  if (!o->token.empty() && !o->token_file.empty()) {
+    return absl::InvalidArgumentError("set either token or token_file, not both");
+  }
+  if (!o->token_file.empty()) {
+    absl::StatusOr<std::string> text = ReadFile(o->token_file, "token_file");
+    if (!text.ok()) return text.status();
+    std::istringstream lines(*text);
+    for (std::string line; o->token.empty() && std::getline(lines, line);) {
+      const size_t b = line.find_first_not_of(" \t\r");
+      if (b == std::string::npos || line[b] == '#') continue;
+      o->token = line.substr(b, line.find_last_not_of(" \t\r") + 1 - b);
+    }
+    if (o->token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("token_file ", o->token_file, " holds no token"));
+    }
+  }
+  if (o->cert_file.empty() != o->key_file.empty()) {
+    return absl::InvalidArgumentError("cert_file and key_file go together; set both or neither");
+  }
+  if (!o->tls && o->ca_file.empty() && o->cert_file.empty()) {
+    return grpc::InsecureChannelCredentials();
+  }
+  grpc::SslCredentialsOptions ssl;
+  for (auto [path, out, what] : {std::tuple{&o->ca_file, &ssl.pem_root_certs, "ca_file"},
+                                 std::tuple{&o->cert_file, &ssl.pem_cert_chain, "cert_file"},
+                                 std::tuple{&o->key_file, &ssl.pem_private_key, "key_file"}}) {
+    if (path->empty()) continue;
+    absl::StatusOr<std::string> text = ReadFile(*path, what);
+    if (!text.ok()) return text.status();
+    *out = *std::move(text);
+  }
+  return grpc::SslCredentials(ssl);
+}
+}  // namespace
 
 Client::Client(ClientOptions options) : options_(std::move(options)), impl_(new Impl) {
   options_.target = NormalizeTarget(options_.target);
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessage);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-  impl_->channel =
-      grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), args);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = Credentials(&options_);
+  if (!creds.ok()) {
+    impl_->init = creds.status();
+    creds = grpc::InsecureChannelCredentials();  // Unused: every call returns impl_->init.
+  }
+  impl_->channel = grpc::CreateCustomChannel(options_.target, *creds, args);
   impl_->stub = pb::MetricFeed::NewStub(impl_->channel);
 }
 
 Client::~Client() = default;
 
 namespace {
+void SetAuth(grpc::ClientContext* ctx, const ClientOptions& o) {
+  if (!o.token.empty()) ctx->AddMetadata("authorization", "Bearer " + o.token);
+}
+
 void SetUnary(grpc::ClientContext* ctx, const ClientOptions& o) {
   ctx->set_deadline(std::chrono::system_clock::now() + o.timeout);
   ctx->set_wait_for_ready(o.wait_for_ready);
+  SetAuth(ctx, o);
 }
 }  // namespace
 
 absl::StatusOr<DaemonStatus> Client::GetStatus() {
+  if (!impl_->init.ok()) return impl_->init;
   grpc::ClientContext ctx;
   SetUnary(&ctx, options_);
   pb::GetStatusResponse r;
@@ -245,6 +309,7 @@ absl::StatusOr<DaemonStatus> Client::GetStatus() {
 
 absl::StatusOr<std::vector<Series>> Client::ListSeries(const std::vector<std::string>& selectors,
                                                        int32_t limit) {
+  if (!impl_->init.ok()) return impl_->init;
   grpc::ClientContext ctx;
   SetUnary(&ctx, options_);
   pb::ListSeriesRequest req;
@@ -261,6 +326,7 @@ absl::StatusOr<std::vector<Series>> Client::ListSeries(const std::vector<std::st
 
 absl::StatusOr<RangeResult> Client::ReadRange(
     const ReadRangeRequest& request, const std::function<void(int64_t, int64_t)>& progress) {
+  if (!impl_->init.ok()) return impl_->init;
   if (request.start_ms <= 0) {
     return absl::InvalidArgumentError("ReadRange: start_ms is required (epoch ms > 0)");
   }
@@ -319,6 +385,7 @@ absl::StatusOr<RangeResult> Client::ReadRange(
 }
 
 absl::StatusOr<std::unique_ptr<WindowStream>> Client::StreamWindows(const WindowsRequest& r) {
+  if (!impl_->init.ok()) return impl_->init;
   if (r.window < 1) {
     return absl::InvalidArgumentError(absl::StrCat("window must be >= 1, got ", r.window));
   }
@@ -347,6 +414,7 @@ absl::StatusOr<std::unique_ptr<WindowStream>> Client::StreamWindows(const Window
   auto call = std::make_unique<WindowStream::Call>();
   call->timeout = options_.timeout;
   call->ctx.set_wait_for_ready(options_.wait_for_ready);
+  SetAuth(&call->ctx, options_);
   call->reader = impl_->stub->StreamWindows(&call->ctx, req);
   if (!call->reader->Read(&call->msg)) {
     grpc::Status s = call->reader->Finish();

@@ -28,7 +28,7 @@ using client::Client;
 using client::ClientOptions;
 
 constexpr char kUsage[] =
-    R"(usage: promfeedctl [--target=HOST:PORT] [--timeout=DURATION] [--wait] COMMAND ...
+    R"(usage: promfeedctl [--target=HOST:PORT] [--timeout=DURATION] [--wait] [--tls ...] COMMAND ...
 
 Commands:
   series [SELECTOR...]     series the daemon holds (all when no selector), with samples held
@@ -43,6 +43,11 @@ Flags:
   --target=HOST:PORT       daemon gRPC address (default 127.0.0.1:9401; env PROMFEED_TARGET)
   --timeout=DURATION       deadline of calls (default 30s)
   --wait                   wait up to --timeout for the daemon instead of failing fast
+  --tls                    connect with TLS, verifying the daemon with the system CAs
+  --ca-file=PEM            CA bundle that verifies the daemon (implies --tls)
+  --cert-file=PEM --key-file=PEM
+                           client certificate and key for mutual TLS (implies --tls)
+  --token-file=PATH        bearer token file (first non-comment line), sent on every call
 TIME is now, -DURATION (e.g. -5m) or epoch milliseconds; DURATION is e.g. 500ms, 15s, 5m, 1h30m.
 Exit status: 0 ok, 1 the daemon returned an error, 2 bad usage.
 )";
@@ -407,6 +412,16 @@ int Main(int argc, char** argv) {
       opts.wait_for_ready = true;
     } else if (absl::StartsWith(s, "--target=")) {
       opts.target = s.substr(9);
+    } else if (s == "--tls") {
+      opts.tls = true;
+    } else if (absl::StartsWith(s, "--ca-file=")) {
+      opts.ca_file = s.substr(10);
+    } else if (absl::StartsWith(s, "--cert-file=")) {
+      opts.cert_file = s.substr(12);
+    } else if (absl::StartsWith(s, "--key-file=")) {
+      opts.key_file = s.substr(11);
+    } else if (absl::StartsWith(s, "--token-file=")) {
+      opts.token_file = s.substr(13);
     } else if (absl::StartsWith(s, "--timeout=")) {
       auto d = ParseDuration(std::string_view(s).substr(10));
       if (!d.ok() || *d <= 0) return Usage(absl::StrCat("bad --timeout: ", s.substr(10)));

@@ -221,6 +221,9 @@ TEST(ConfigTest, ExampleConfigDocumentsEveryKey) {
                           "web_listen_address:",
                           "max_streams:",
                           "shutdown_timeout:",
+                          "client_ca_file:",
+                          "client_auth:",
+                          "bearer_tokens_file:",
                           "log:",
                           "level:",
                           "format:"}) {
@@ -528,6 +531,67 @@ TEST(ConfigTest, RejectsAuthorizationHeader) {
 }
 
 // ---- Secrets --------------------------------------------------------------------------------
+
+TEST(ConfigTest, LoadsServerTlsAndBearerTokens) {
+  TempDir dir;
+  dir.Write("tls/server.pem", "cert");
+  dir.Write("tls/server-key.pem", "key");
+  dir.Write("tls/ca.pem", "ca");
+  dir.Write("tokens", "# readers\n\n  first-token  \nsecond\n   # indented comment\n");
+  std::string cfg = dir.Write("promfeed.yml", std::string(kInputs) + R"(server:
+  tls_config:
+    cert_file: tls/server.pem
+    key_file: tls/server-key.pem
+    client_ca_file: tls/ca.pem
+    client_auth: require
+  auth: {bearer_tokens_file: tokens}
+)");
+  absl::StatusOr<Config> c = LoadConfigFile(cfg);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->server_tls.enabled());
+  EXPECT_EQ(c->server_tls.cert_file, (dir.path() / "tls/server.pem").string());
+  EXPECT_EQ(c->server_tls.key_file, (dir.path() / "tls/server-key.pem").string());
+  EXPECT_EQ(c->server_tls.client_ca_file, (dir.path() / "tls/ca.pem").string());
+  EXPECT_TRUE(c->server_tls.require_client_cert);
+  EXPECT_EQ(c->server_auth.bearer_tokens, (std::vector<std::string>{"first-token", "second"}));
+}
+
+TEST(ConfigTest, ServerTlsDefaultsOff) {
+  Config c = MustParse(kInputs);
+  EXPECT_FALSE(c.server_tls.enabled());
+  EXPECT_FALSE(c.server_tls.require_client_cert);
+  EXPECT_TRUE(c.server_auth.bearer_tokens.empty());
+}
+
+TEST(ConfigTest, RejectsBadServerTlsAndAuth) {
+  TempDir dir;
+  std::string pem = dir.Write("s.pem", "x");
+  std::string empty = dir.Write("empty", "# nothing\n\n");
+  const std::string tls = "server:\n  tls_config: {cert_file: " + pem + ", key_file: " + pem;
+  EXPECT_THAT(ErrorOf(std::string(kInputs) + "server:\n  tls_config: {cert_file: " + pem + "}\n"),
+              StartsWith("cfg.yml:4:15: server.tls_config.key_file: is required"));
+  EXPECT_THAT(ErrorOf(std::string(kInputs) + tls + ", client_auth: maybe}\n"),
+              HasSubstr("server.tls_config.client_auth: unknown client_auth \"maybe\"; write "
+                        "none or require"));
+  EXPECT_THAT(ErrorOf(std::string(kInputs) + tls + ", client_auth: require}\n"),
+              HasSubstr("server.tls_config.client_auth: require needs client_ca_file"));
+  EXPECT_THAT(ErrorOf(std::string(kInputs) + tls + ", client_ca_file: " + pem + "}\n"),
+              HasSubstr("server.tls_config.client_ca_file: is only used with client_auth"));
+  EXPECT_THAT(ErrorOf(std::string(kInputs) + tls + ", ca_file: x}\n"),
+              HasSubstr("server.tls_config.ca_file: unknown key"));
+  EXPECT_THAT(
+      ErrorOf(std::string(kInputs) + tls + "}\n  auth: {bearer_tokens_file: " + empty + "}\n"),
+      HasSubstr("server.auth.bearer_tokens_file: the file " + empty + " holds no token"));
+  EXPECT_THAT(ErrorOf(std::string(kInputs) + tls + "}\n  auth: {bearer_tokens_file: /nope/t}\n"),
+              HasSubstr("server.auth.bearer_tokens_file: cannot read /nope/t"));
+  EXPECT_THAT(ErrorOf(std::string(kInputs) + tls + "}\n  auth: {}\n"),
+              StartsWith("cfg.yml:5:3: server.auth.bearer_tokens_file: is required"));
+  std::string tokens = dir.Write("tokens", "s3cret\n");
+  std::string plain =
+      ErrorOf(std::string(kInputs) + "server:\n  auth: {bearer_tokens_file: " + tokens + "}\n");
+  EXPECT_THAT(plain, StartsWith("cfg.yml:4:3: server.auth: bearer tokens need TLS"));
+  EXPECT_THAT(plain, Not(HasSubstr("s3cret")));
+}
 
 TEST(ConfigTest, LoadsBearerTokenRelativeToConfigDir) {
   TempDir dir;

@@ -55,6 +55,13 @@ struct ClientOptions {
   std::chrono::milliseconds timeout{30000};
   // Queue calls until the daemon is reachable (within the deadline) instead of failing fast.
   bool wait_for_ready = false;
+  // TLS (implied by ca_file or cert_file). ca_file: PEM CAs that verify the daemon (default:
+  // the system's). cert_file + key_file: PEM client certificate and key for mutual TLS.
+  bool tls = false;
+  std::string ca_file, cert_file, key_file;
+  // Bearer token sent as `authorization: Bearer <token>`, or a file holding it (first line
+  // that is neither blank nor a # comment). Exclusive.
+  std::string token, token_file;
 };
 
 struct DaemonStatus {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import queue
 import re
 import threading
@@ -76,6 +77,45 @@ def duration_ms(d: DurationLike, *, what: str) -> int:
     raise ValueError(f"{what}: expected milliseconds or a duration like '1s', got {d!r}")
 
 
+def _read(path: str | os.PathLike, what: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ValueError(f"cannot read {what} {os.fspath(path)}: {e.strerror}") from None
+
+
+def _tls_credentials(
+    tls: bool,
+    ca_file: str | os.PathLike | None,
+    cert_file: str | os.PathLike | None,
+    key_file: str | os.PathLike | None,
+) -> grpc.ChannelCredentials | None:
+    if (cert_file is None) != (key_file is None):
+        raise ValueError("cert_file and key_file go together; pass both or neither")
+    if not (tls or ca_file or cert_file):
+        return None
+    return grpc.ssl_channel_credentials(
+        root_certificates=_read(ca_file, "ca_file") if ca_file else None,
+        private_key=_read(key_file, "key_file") if key_file else None,
+        certificate_chain=_read(cert_file, "cert_file") if cert_file else None,
+    )
+
+
+def _bearer_token(token: str | None, token_file: str | os.PathLike | None) -> str | None:
+    if token is not None and token_file is not None:
+        raise ValueError("pass either token or token_file, not both")
+    if token_file is not None:
+        lines = _read(token_file, "token_file").decode().splitlines()
+        found = [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+        if not found:
+            raise ValueError(f"token_file {os.fspath(token_file)} holds no token")
+        token = found[0]
+    if token is not None and (not token.strip() or any(c in token for c in "\r\n")):
+        raise ValueError("token must be one non-empty line")
+    return token.strip() if token is not None else None
+
+
 def _as_list(selectors: str | Sequence[str], what: str) -> list[str]:
     if isinstance(selectors, str):
         return [selectors]
@@ -93,6 +133,13 @@ class Client:
       first message of a StreamWindows stream.
     wait_for_ready: queue calls until the daemon is reachable instead of failing fast with
       DaemonUnreachableError.
+    tls: connect with TLS (implied by ca_file/cert_file/key_file). ca_file: PEM CAs to verify
+      the daemon with (default: the system's). cert_file, key_file: PEM client certificate and
+      key for mutual TLS (both or neither).
+    token, token_file: bearer token (or a file holding it, first non-comment line) sent as
+      `authorization: Bearer <token>`; exclusive.
+    credentials, metadata: raw gRPC channel credentials / extra call metadata; credentials
+      is exclusive with the TLS arguments.
     """
 
     def __init__(
@@ -104,11 +151,24 @@ class Client:
         options: Sequence[tuple[str, Any]] = (),
         credentials: grpc.ChannelCredentials | None = None,
         metadata: Sequence[tuple[str, str]] = (),
+        tls: bool = False,
+        ca_file: str | os.PathLike | None = None,
+        cert_file: str | os.PathLike | None = None,
+        key_file: str | os.PathLike | None = None,
+        token: str | None = None,
+        token_file: str | os.PathLike | None = None,
     ) -> None:
         self.target = normalize_target(target)
         self.timeout = timeout
         self._wait_for_ready = wait_for_ready
-        self._metadata = tuple(metadata)
+        tls_creds = _tls_credentials(tls, ca_file, cert_file, key_file)
+        if tls_creds is not None:
+            if credentials is not None:
+                raise ValueError("pass either credentials or tls/ca_file/cert_file/key_file")
+            credentials = tls_creds
+        bearer = _bearer_token(token, token_file)
+        auth = (("authorization", f"Bearer {bearer}"),) if bearer is not None else ()
+        self._metadata = tuple(metadata) + auth
         opts = [
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
             ("grpc.enable_retries", 0),

@@ -83,6 +83,12 @@ def windows(
     lookback: DurationLike = None,
     max_rows_per_message: int = 0,
     client_options: dict[str, Any] | None = None,
+    tls: bool = False,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+    token: str | None = None,
+    token_file: str | None = None,
     return_info: bool = False,
 ) -> tf.data.Dataset | tuple[tf.data.Dataset, WindowsInfo]:
     """A `tf.data.Dataset` of `(x, y)`: x float[window, F], y float[horizon, T].
@@ -102,6 +108,8 @@ def windows(
     fill: missing-value policy; the default "drop" removes windows (x and y rows) with a
       missing value, so no NaN reaches the model. "nan"/"previous"/"zero" keep them.
     start, end: the historical range (None: oldest held / now).
+    tls, ca_file, cert_file, key_file, token, token_file: TLS and bearer token, as for
+      promfeed.Client (they override the same keys in client_options).
 
     Each iteration of the dataset (e.g. each Keras epoch) opens a new stream. Rows arrive in
     blocks and are split into windows in numpy, so TensorFlow sees one batch per message.
@@ -117,6 +125,9 @@ def windows(
     np_dtype = np.dtype(tf_dtype.as_numpy_dtype)
     sel = [features] if isinstance(features, str) else list(features)
     opts = dict(client_options or {})
+    security = dict(tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file)
+    security.update(token=token, token_file=token_file)
+    opts.update({k: v for k, v in security.items() if v})
     with Client(target, **opts) as c:
         cols = resolve_columns(c, sel)
         tcols = _resolve_targets(c, cols, targets)

@@ -111,6 +111,12 @@ def from_prometheus(
     *,
     on_collision: str = "error",
     client_options: dict[str, Any] | None = None,
+    tls: bool = False,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+    token: str | None = None,
+    token_file: str | None = None,
 ) -> tf.data.Dataset:
     """`tfio.experimental.IODataset.from_prometheus` over the promfeed daemon.
 
@@ -119,6 +125,8 @@ def from_prometheus(
     the same nested dict with `tf.TensorSpec([], tf.float64)` leaves; leaf names must then be
     the metric keys described in the module doc; series it names that the daemon lacks are
     NaN. Raises NotFoundError when `query` matches no series, SeriesCollisionError as above.
+    tls, ca_file, cert_file, key_file, token, token_file: TLS and bearer token, as for
+      promfeed.Client (they override the same keys in client_options).
     """
     if int(length) < 0:
         raise ValueError(f"length must be >= 0 seconds, got {length}")
@@ -126,6 +134,9 @@ def from_prometheus(
     stop = int(offset) if offset is not None else time.time_ns() // 1_000_000
     start = stop - int(length) * 1000
     opts = dict(client_options or {})
+    security = dict(tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file)
+    security.update(token=token, token_file=token_file)
+    opts.update({k: v for k, v in security.items() if v})
     with Client(target, **opts) as c:
         series = c.series([query])
     if spec is None:
