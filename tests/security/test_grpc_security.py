@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -272,3 +273,34 @@ def test_promfeedctl_mutual_tls(mtls_daemon: procs.Proc, pki: Any) -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert _ctl(mtls_daemon.target, f"--ca-file={pki.ca}", "status").returncode != 0
+
+
+# ---- the daemon's own gRPC self-check -------------------------------------------------------
+
+
+def test_watchdog_self_check_passes_with_mtls_and_tokens(
+    tmp_path: Path, prom_stack: PromStack, pki: Any, token_file: Path, monkeypatch: Any
+) -> None:
+    from tests.ops.test_systemd import NotifySocket
+
+    ns = NotifySocket(tmp_path / "notify.sock")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(ns.path))
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    server = _tls(pki, client_auth="require", client_ca_file=str(pki.ca))
+    server["auth"] = {"bearer_tokens_file": str(token_file)}
+    cfg = daemon_config(prom_stack.prometheus.url, inputs=[{"selector": "up"}])
+    cfg["server"] = server
+    d = procs.start_daemon(cfg, tmp_path / "d", wait_ready=False)
+    try:
+        for _ in range(3):
+            ns.wait_for(lambda m: m.get("WATCHDOG") == "1", "WATCHDOG=1", timeout=30)
+        os.kill(d.pid, signal.SIGHUP)  # Same files: no "needs restart" for TLS or tokens.
+        ns.wait_for(lambda m: m.get("STATUS", "").startswith("configuration reloaded"), "reload")
+        log = d.log_tail(200_000)
+        assert "watchdog withheld" not in log
+        assert "needs restart" not in log
+        assert GOOD_TOKEN not in log
+    finally:
+        d.stop()
+        ns.close()
