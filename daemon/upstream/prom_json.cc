@@ -286,8 +286,11 @@ absl::Status ReadSeries(Ctx& ctx, od::value v, size_t index, QueryResult& out, S
       has_samples = true;
       od::value h = f.value();
       if (key == "histograms") {
+        // An error leaves the parser unusable: stop here rather than read on (found by
+        // fuzz/prom_json_fuzzer, regression input in fuzz/regressions/prom_json).
         size_t n = 0;
-        if (h.count_elements().get(n) == simdjson::SUCCESS) seen.histograms += n;
+        PF_JSON(h.count_elements().get(n), path() + ".histograms");
+        seen.histograms += n;
       } else {
         ++seen.histograms;
       }

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "daemon/upstream/errors.h"
 #include "daemon/model/str_cat.h"
+#include "daemon/upstream/errors.h"
 
 namespace promfeed::upstream {
 namespace {
@@ -165,6 +165,16 @@ TEST(PromJsonDecoderTest, SkipsUnknownFieldsAndNativeHistograms) {
   EXPECT_EQ(r->series[0].labels.Get("a"), "2");
   ASSERT_EQ(r->warnings.size(), 1u);
   EXPECT_THAT(r->warnings[0], HasSubstr("2 native histogram samples"));
+}
+
+// Found by fuzz/prom_json_fuzzer: after a failed count of "histograms" the decoder read on
+// from a parser in error state (UBSan: null pointer inside simdjson).
+TEST(PromJsonDecoderTest, MalformedNativeHistogramsFailInsteadOfReadingOn) {
+  absl::StatusOr<QueryResult> r = Decode(R"({"status":"success","data":{"resultType":"matrix",
+      "result":[{"metric":{"a":"1"},"histograms":5},{"metric":{"a":"2"},"values":[[1,"1"]]}]}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(ReasonOf(r.status()), FailureReason::kDecode) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("data.result[0].histograms")) << r.status();
 }
 
 TEST(PromJsonDecoderTest, ErrorEnvelopesMapToStatusCodes) {
