@@ -50,11 +50,11 @@ SeriesStore::AppendResult SeriesStore::Append(const Labels& labels,
     auto series = std::make_shared<Series>(labels, CapacityFor(samples));
     ring_bytes_.fetch_add(static_cast<int64_t>(series->ring().bytes() + sizeof(Series)),
                           std::memory_order_relaxed);
-    it = by_labels_.emplace(labels, std::move(series)).first;
+    it = by_labels_.insert(std::move(series)).first;
     series_count_.store(static_cast<int64_t>(by_labels_.size()), std::memory_order_relaxed);
     dirty_ = true;
   }
-  RingBuffer& ring = it->second->mutable_ring();
+  RingBuffer& ring = (*it)->mutable_ring();
   for (const Sample& s : samples) {
     if (ring.Append(s)) {
       ++result.appended;
@@ -71,7 +71,7 @@ void SeriesStore::Publish() {
   if (!dirty_) return;
   auto index = std::make_shared<Index>();
   index->series.reserve(by_labels_.size());
-  for (const auto& [labels, series] : by_labels_) index->series.push_back(series);
+  for (const SeriesPtr& series : by_labels_) index->series.push_back(series);
   std::sort(index->series.begin(), index->series.end(),
             [](const SeriesPtr& a, const SeriesPtr& b) { return a->labels() < b->labels(); });
   for (uint32_t i = 0; i < index->series.size(); ++i) {

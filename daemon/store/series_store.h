@@ -16,6 +16,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "daemon/model/labels.h"
 #include "daemon/model/sample.h"
 #include "daemon/model/selector.h"
@@ -100,12 +102,29 @@ class SeriesStore {
     absl::flat_hash_map<std::string, std::vector<uint32_t>> by_metric;
   };
 
+  // Series keyed by their own labels, found by a Labels value (heterogeneous lookup), so
+  // that each label set is stored once, in its Series.
+  struct SeriesHash {
+    using is_transparent = void;
+    size_t operator()(const Labels& l) const { return absl::Hash<Labels>{}(l); }
+    size_t operator()(const SeriesPtr& s) const { return (*this)(s->labels()); }
+  };
+  struct SeriesEq {
+    using is_transparent = void;
+    static const Labels& Of(const Labels& l) { return l; }
+    static const Labels& Of(const SeriesPtr& s) { return s->labels(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return Of(a) == Of(b);
+    }
+  };
+
   size_t CapacityFor(std::span<const Sample> samples) const;
   std::shared_ptr<const Index> LoadIndex() const;
 
   const StoreOptions options_;
   // Writer-private.
-  absl::flat_hash_map<Labels, SeriesPtr> by_labels_;
+  absl::flat_hash_set<SeriesPtr, SeriesHash, SeriesEq> by_labels_;
   bool dirty_ = false;
   // Published for readers.
   mutable std::mutex index_mu_;  // Guards only the pointer swap / copy.
