@@ -18,9 +18,11 @@ namespace {
 constexpr int64_t kStartMs = 1'700'000'000'000;
 
 // A body with the padding the HTTP client reserves, so the decoder parses it in place.
-std::string Padded(std::string body) {
-  body.reserve(body.size() + upstream::kJsonPadding);
-  return body;
+std::string Padded(const std::string& body) {
+  std::string out;
+  out.reserve(body.size() + upstream::kJsonPadding);
+  out.append(body.data(), body.size());
+  return out;
 }
 
 void DecodeLoop(benchmark::State& state, const std::string& body, size_t samples) {
@@ -28,7 +30,8 @@ void DecodeLoop(benchmark::State& state, const std::string& body, size_t samples
   for (auto _ : state) {
     auto result = decoder.DecodeQuery(body);
     if (!result.ok()) {
-      state.SkipWithError(std::string(result.status().message()).c_str());
+      const std::string why = result.status().ToString();
+      state.SkipWithError(why.c_str());
       return;
     }
     benchmark::DoNotOptimize(result->series.data());
