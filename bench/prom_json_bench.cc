@@ -51,10 +51,10 @@ void BM_DecodeMatrix(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeMatrix)
     ->ArgNames({"series", "points", "step_ms"})
-    ->Args({1000, 600, 1000})   // backfill chunk: 1k series x 10 min at 1 s
-    ->Args({100, 10000, 1000})  // backfill chunk: long series
-    ->Args({100000, 1, 1000})   // poll: 100k series, one sample each
-    ->Args({10000, 2, 1001})    // poll: ms scrape timestamps, two samples each
+    ->Args({1000, 600, 1000})         // backfill chunk: 1k series x 10 min at 1 s
+    ->Args({100, 10000, 1000})        // backfill chunk: long series
+    ->Args({100000, 1, 1000})         // poll: 100k series, one sample each
+    ->Args({10000, 2, 1001})          // poll: ms scrape timestamps, two samples each
     ->Unit(benchmark::kMillisecond);  // Rates use CPU time: MB/s per core.
 
 }  // namespace
