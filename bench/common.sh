@@ -24,11 +24,11 @@ bench_venv() {
   want="$(cat "$ROOT/client/python/requirements.lock" "$ROOT/bench/requirements.lock" | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log "creating $venv"
-    python3 -m venv "$venv"
+    python3 -m venv "$venv" >&2
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/client/python/requirements.lock" \
-      -c "$ROOT/client/python/requirements.lock" -r "$ROOT/bench/requirements.lock"
+      -c "$ROOT/client/python/requirements.lock" -r "$ROOT/bench/requirements.lock" >&2
     "$venv/bin/pip" install -q --disable-pip-version-check -c "$ROOT/client/python/requirements.lock" \
-      -e "$ROOT/client/python[tf]"
+      -e "$ROOT/client/python[tf]" >&2
     echo "$want" > "$stamp"
   fi
   echo "$venv/bin/python"
