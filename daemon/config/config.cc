@@ -1,5 +1,6 @@
 #include "daemon/config/config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -22,8 +23,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "daemon/model/str_cat.h"
 #include "daemon/model/duration.h"
+#include "daemon/model/str_cat.h"
 
 namespace promfeed::config {
 namespace {
@@ -246,6 +247,7 @@ class Loader {
   absl::StatusOr<Config> Load() {
     std::vector<YAML::Node> docs;
     try {
+      PF_RETURN_IF_ERROR(CheckDocumentsEnd());
       docs = YAML::LoadAll(std::string(text_));
     } catch (const YAML::Exception& e) {
       return Error(e.mark, "",
@@ -274,6 +276,40 @@ class Loader {
   }
 
  private:
+  // yaml-cpp 0.7's LoadAll never returns on some malformed input (a ',' where a document
+  // should start, jbeder/yaml-cpp#1040): it emits empty documents at the same position
+  // forever, each one allocating. Walk the documents first and fail on one that does not
+  // advance. Found by fuzz/config_fuzzer (fuzz/regressions/config).
+  absl::Status CheckDocumentsEnd() {
+    struct DocStarts : YAML::EventHandler {
+      YAML::Mark start;
+      void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+      void OnDocumentEnd() override {}
+      void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+      void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+      void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    const std::string&) override {}
+      void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                           YAML::EmitterStyle::value) override {}
+      void OnSequenceEnd() override {}
+      void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                      YAML::EmitterStyle::value) override {}
+      void OnMapEnd() override {}
+    } starts;
+    std::istringstream in{std::string(text_)};
+    YAML::Parser parser(in);
+    int previous_pos = -1;
+    while (parser.HandleNextDocument(starts)) {
+      if (starts.start.pos == previous_pos) {
+        return Error(starts.start, "",
+                     "YAML syntax error: unexpected character where a value should start; fix "
+                     "the YAML (quote values that start with ',', '[' or '{')");
+      }
+      previous_pos = starts.start.pos;
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Error(const YAML::Mark& mark, std::string_view path, std::string_view message) {
     int line = mark.line >= 0 ? mark.line + 1 : 1;
     int column = mark.column >= 0 ? mark.column + 1 : 1;
