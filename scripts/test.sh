@@ -30,9 +30,14 @@ export PROMFEED_BIN="$BUILD_DIR/daemon/promfeed" PROMFEED_REQUIRE_DAEMON=1
 run "integration tests (real Prometheus + daemon)" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/integration"
 run "security tests" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/security"
-run "deployment tests (k8s manifests, .deb, Dockerfile)" "$ROOT/tests/deploy/run.sh"
+run "fault tests (hostile upstream, Prometheus outage, clients, SIGTERM)" \
+  "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/faults"
+run "sanitizers (ASan+UBSan unit+integration, TSan store+server)" \
+  env PYTHON="$PY" "$ROOT/scripts/sanitize.sh"
+run "fuzzing (libFuzzer, 30 s per target)" env FUZZ_SECONDS=30 "$ROOT/scripts/fuzz.sh"
 run "operations tests (web, metrics, reload, systemd)" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/ops"
+run "deployment tests (k8s manifests, .deb, Dockerfile)" "$ROOT/tests/deploy/run.sh"
 run "Python reader tests" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/client/python/tests"
 if [ -x "$ROOT/client/python/scripts/check-stubs.sh" ]; then
   run "generated stubs match proto" "$ROOT/client/python/scripts/check-stubs.sh"
