@@ -40,7 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Labels built from the input itself: half name, half value.
   const std::string half(text.substr(0, size / 2));
-  promfeed::Labels labels = promfeed::Labels().With("__name__", half).With("job", std::string(text));
+  promfeed::Labels labels =
+      promfeed::Labels().With("__name__", half).With("job", std::string(text));
   (void)sel->Matches(labels);
   (void)sel->Matches(promfeed::Labels());
   return 0;
