@@ -8,12 +8,11 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "daemon/upstream/prometheus_api.h"
 #include "daemon/model/str_cat.h"
+#include "daemon/upstream/prometheus_api.h"
 
 namespace promfeed::upstream {
 namespace {
-
 
 constexpr int64_t kMaxBackoffMs = 30'000;
 
@@ -272,8 +271,10 @@ absl::Status Poller::RunRound(int64_t p_ms) {
 absl::Status Poller::PollSelector(const config::Input& input, InputProgress& progress, int64_t p_ms,
                                   int64_t& ingested) {
   // Read (from, p]: from the last successful evaluation minus one interval (samples that
-  // Prometheus ingested late), or the backfill span; never past the retention.
-  int64_t from = progress.done_ms ? *progress.done_ms - interval_ms_ : p_ms - config_.backfill_ms;
+  // Prometheus ingested late), or the backfill span (at least one interval, so that
+  // `backfill: 0s` still polls); never past the retention.
+  int64_t from = progress.done_ms ? *progress.done_ms - interval_ms_
+                                  : p_ms - std::max(config_.backfill_ms, interval_ms_);
   from = std::max(from, p_ms - config_.retention_ms);
   const int64_t max_span = options_.max_points_per_query * interval_ms_;
   while (from < p_ms) {

@@ -287,6 +287,22 @@ TEST(PollerTest, BackfillIsChunkedOldestFirst) {
   EXPECT_EQ(stats.samples_ingested_total, 13 + 13 + 12);
 }
 
+TEST(PollerTest, ZeroBackfillStillPollsTheLastInterval) {
+  FakePrometheus prom;
+  auto sink = std::make_shared<FakeSink::State>();
+  config::Config config = ConfigFor(prom.url(), {SelectorInput("up")});
+  config.backfill_ms = 0;
+  Poller poller(config, std::make_unique<FakeSink>(sink), SmallChunks());
+  ASSERT_TRUE(poller.PollOnce(kP).ok());
+  ASSERT_TRUE(poller.PollOnce(kP + kInterval).ok());
+  std::vector<Call> calls = prom.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].query, "up[1000ms]");
+  EXPECT_EQ(calls[0].time, kP);
+  std::lock_guard<std::mutex> lock(sink->mu);
+  ExpectContiguous(sink->series["up{instance=\"a\"}"], kP - kInterval, kP + kInterval);
+}
+
 TEST(PollerTest, SteadyPollsOverlapByOneIntervalAndDeduplicate) {
   FakePrometheus prom;
   auto sink = std::make_shared<FakeSink::State>();
