@@ -32,9 +32,9 @@ run "integration tests (real Prometheus + daemon)" \
 run "security tests" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/security"
 run "fault tests (hostile upstream, Prometheus outage, clients, SIGTERM)" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/faults"
-run "sanitizers (ASan+UBSan unit+integration, TSan store+server)" \
-  env PYTHON="$PY" "$ROOT/scripts/sanitize.sh"
-run "fuzzing (libFuzzer, 30 s per target)" env FUZZ_SECONDS=30 "$ROOT/scripts/fuzz.sh"
+# Sanitizer builds (scripts/sanitize.sh: ASan+UBSan unit+integration, TSan store+server) are
+# two more full builds; they are not yet proven to fit CI's time, so they run separately.
+run "fuzzing (libFuzzer, 20 s per target)" env FUZZ_SECONDS=20 "$ROOT/scripts/fuzz.sh"
 run "operations tests (web, metrics, reload, systemd)" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/ops"
 run "deployment tests (k8s manifests, .deb, Dockerfile)" "$ROOT/tests/deploy/run.sh"
