@@ -21,9 +21,9 @@
 
 #include "absl/status/status.h"
 #include "daemon/model/duration.h"
+#include "daemon/model/str_cat.h"
 #include "daemon/upstream/errors.h"
 #include "daemon/upstream/prom_json.h"
-#include "daemon/model/str_cat.h"
 
 #ifndef PROMFEED_VERSION
 #define PROMFEED_VERSION "dev"

@@ -4,13 +4,12 @@
 
 #include "absl/status/status.h"
 #include "daemon/model/duration.h"
+#include "daemon/model/str_cat.h"
 #include "daemon/upstream/errors.h"
 #include "daemon/upstream/http_client.h"
-#include "daemon/model/str_cat.h"
 
 namespace promfeed::upstream {
 namespace {
-
 
 constexpr size_t kMaxBodyInMessage = 200;
 
