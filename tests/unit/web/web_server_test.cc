@@ -35,8 +35,10 @@ class Conn {
   bool ok() const { return ok_; }
   void Send(const std::string& s) { ASSERT_EQ(write(fd_, s.data(), s.size()), ssize_t(s.size())); }
   // Reads one response: headers, then Content-Length bytes unless `head`.
+  // Bytes past the response stay buffered for the next call (responses may arrive together).
   std::string ReadResponse(bool head = false) {
-    std::string data;
+    std::string data = std::move(pending_);
+    pending_.clear();
     size_t header_end = std::string::npos;
     while ((header_end = data.find("\r\n\r\n")) == std::string::npos) {
       if (!ReadMore(data)) return data;
@@ -47,6 +49,10 @@ class Conn {
     }
     const size_t want = header_end + 4 + (head ? 0 : length);
     while (data.size() < want && ReadMore(data)) {
+    }
+    if (data.size() > want) {
+      pending_ = data.substr(want);
+      data.resize(want);
     }
     return data;
   }
@@ -66,6 +72,7 @@ class Conn {
   }
   int fd_;
   bool ok_ = false;
+  std::string pending_;
 };
 
 std::string Get(int port, const std::string& method, const std::string& path) {
