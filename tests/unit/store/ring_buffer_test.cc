@@ -106,11 +106,17 @@ TEST(RingBufferTest, KeepsStaleMarkerBitsDistinctFromNaN) {
 TEST(RingBufferTest, ConcurrentReadersNeverSeeTornOrOverwrittenSamples) {
   RingBuffer ring(64);
   constexpr int64_t kSamples = 200'000;
+  constexpr int kReaders = 3;
+  // A full ring before the readers start, and the writer waits for every reader's first read,
+  // so the reads really overlap the writes.
+  for (int64_t t = 1; t <= 64; ++t) ring.Append({t, double(t) * 2});
   std::atomic<bool> done{false};
+  std::atomic<int> started{0};
   std::atomic<int64_t> checked{0};
   std::vector<std::thread> readers;
-  for (int r = 0; r < 3; ++r) {
+  for (int r = 0; r < kReaders; ++r) {
     readers.emplace_back([&] {
+      bool first = true;
       std::vector<Sample> out;
       Sample latest;
       while (!done.load(std::memory_order_acquire)) {
@@ -125,10 +131,15 @@ TEST(RingBufferTest, ConcurrentReadersNeverSeeTornOrOverwrittenSamples) {
           ASSERT_EQ(latest.value, double(latest.time_ms) * 2);
         }
         checked.fetch_add(int64_t(out.size()), std::memory_order_relaxed);
+        if (first) {
+          first = false;
+          started.fetch_add(1);
+        }
       }
     });
   }
-  for (int64_t t = 1; t <= kSamples; ++t) ring.Append({t, double(t) * 2});
+  while (started.load() < kReaders) std::this_thread::yield();
+  for (int64_t t = 65; t <= kSamples; ++t) ring.Append({t, double(t) * 2});
   done.store(true, std::memory_order_release);
   for (auto& t : readers) t.join();
   EXPECT_GT(checked.load(), 0);
