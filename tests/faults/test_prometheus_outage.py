@@ -60,6 +60,8 @@ def test_prometheus_killed_and_restarted(tmp_path: Path) -> None:
         procs.wait_until(
             lambda: stub.status().complete_through_ms > time.time() * 1000 - 3000, 30, "live"
         )
+        # Both jobs' `up` series must be held before the outage (node's first scrape can lag).
+        procs.wait_until(lambda: len(stub.series("up")) == 2, 30, "both up series")
         before = stub.read_range("up", stub.series("up")[0].oldest_time_ms, int(time.time() * 1000))
         st0 = stub.status()
         log0 = fu.log_size(d)
