@@ -31,7 +31,7 @@ run "integration tests (real Prometheus + daemon)" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/integration"
 run "security tests" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/security"
 # Fault tests (tests/faults: hostile upstream, Prometheus outage, 50 clients, SIGTERM) run
-# separately for now: the outage test failed once in CI (25 runs, 24 passed) and is being
+# separately for now: its outage test failed in one CI run (24 of 25 passed) and is being
 # made deterministic. Run: PROMFEED_BIN=build/daemon/promfeed build/venv/bin/python -m pytest tests/faults
 # Sanitizer builds (scripts/sanitize.sh: ASan+UBSan unit+integration, TSan store+server) are
 # two more full builds; they are not yet proven to fit CI's time, so they run separately.
