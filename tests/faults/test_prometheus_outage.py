@@ -62,8 +62,14 @@ def test_prometheus_killed_and_restarted(tmp_path: Path) -> None:
         )
         # Both jobs' `up` series must be held before the outage (node's first scrape can lag).
         procs.wait_until(lambda: len(stub.series("up")) == 2, 30, "both up series")
-        before = stub.read_range("up", stub.series("up")[0].oldest_time_ms, int(time.time() * 1000))
+        # Only rows the daemon holds as final (through complete_through_ms): a later row can
+        # still fill in from a poll that lands before the kill.
+        first = max(s.oldest_time_ms for s in stub.series("up")) // 1000 * 1000 + 1000
+        procs.wait_until(
+            lambda: stub.status().complete_through_ms >= first + 3000, 30, "3 final rows"
+        )
         st0 = stub.status()
+        before = stub.read_range("up", first, st0.complete_through_ms)
         log0 = fu.log_size(d)
 
         # ---- outage ----
@@ -77,7 +83,8 @@ def test_prometheus_killed_and_restarted(tmp_path: Path) -> None:
         fu.wait_log(d, r"poll failed.*reason=connect", start=log0)
         # Keeps serving what it holds, unchanged.
         during = stub.read_range("up", int(before[1][0]), int(before[1][-1]))
-        assert during[0] == before[0] and (during[2] == before[2]).all()
+        assert during[0] == before[0]
+        assert (during[3] == before[3]).all() and (during[2][before[3]] == before[2][before[3]]).all()
         ready = fu.http_status(d.web_url + "/-/ready")
         m = fu.metrics(d.web_url)
         if m is not None:
