@@ -162,3 +162,134 @@ def test_tfio_in_graph_mode_with_spec(fake):
 
     assert np.isfinite(float(last_value(ds)))
     assert all(np.isnan(float(v["gone"]["x:1"]["go_memstats_gc_sys_bytes"])) for _, v in ds)
+
+
+def _reference(target, w, h, shift, tcols, **kw):
+    """(x, y) per window from Client.windows (numpy views), the oracle for promfeed.tf."""
+    with promfeed.Client(target) as c:
+        b = c.windows(
+            "go_memstats_gc_sys_bytes", window=w + h, shift=shift, dtype=np.float64, **kw
+        ).read_all()
+    x = b.x[:, :w, :]
+    y = b.x[:, w:, :][:, :, tcols]
+    return np.asarray(x), np.asarray(y)
+
+
+def _collect(ds, batched):
+    xs, ys, sizes = [], [], []
+    for x, y in ds:
+        x, y = x.numpy(), y.numpy()
+        if not batched:
+            x, y = x[None], y[None]
+        sizes.append(len(x))
+        xs.append(x)
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys), sizes
+
+
+@pytest.mark.parametrize(
+    "fill,shift,horizon,targets,per_msg,missing_every,loss",
+    [
+        ("nan", 1, 1, None, 0, 0, False),
+        ("drop", 1, 2, [1], 7, 9, False),  # dropped windows, batches across messages
+        ("nan", 3, 1, [0], 5, 0, True),  # shift > 1, a loss (rows jump) mid-stream
+        ("zero", 2, 3, None, 1, 5, False),
+        ("drop", 1, 1, None, 0, 4, True),  # many dropped: scattered windows (gather path)
+    ],
+)
+def test_batched_equals_unbatched_and_client_windows(
+    fill, shift, horizon, targets, per_msg, missing_every, loss
+):
+    st = make_state(n=90, missing_every=missing_every)
+    if loss:
+        st.loss_after_rows, st.loss_rows = 40, 6
+    w = 4
+    with FakeDaemon(st) as f:
+        kw = dict(fill=fill, max_rows_per_message=per_msg, start=T0 + 2 * STEP)
+        ref_x, ref_y = _reference(f.target, w, horizon, shift, targets or [0, 1], **kw)
+        assert len(ref_x) > 5
+        base = dict(window=w, shift=shift, horizon=horizon, targets=targets, **kw)
+        x1, y1, _ = _collect(
+            promfeed.tf.windows(f.target, "go_memstats_gc_sys_bytes", dtype=tf.float64, **base),
+            batched=False,
+        )
+        np.testing.assert_array_equal(x1, ref_x)
+        np.testing.assert_array_equal(y1, ref_y)
+        for bs in (1, 3, 8, 10_000):
+            ds = promfeed.tf.windows(
+                f.target, "go_memstats_gc_sys_bytes", dtype=tf.float64, batch_size=bs, **base
+            )
+            assert ds.element_spec[0].shape.as_list() == [None, w, 2]
+            assert ds.element_spec[1].shape.as_list() == [None, horizon, len(targets or [0, 1])]
+            xb, yb, sizes = _collect(ds, batched=True)
+            np.testing.assert_array_equal(xb, x1)
+            np.testing.assert_array_equal(yb, y1)
+            if not loss:  # like .batch(bs): full batches, then the rest
+                assert sizes[:-1] == [bs] * (len(sizes) - 1) and 0 < sizes[-1] <= bs
+
+
+def test_batched_float32_matches_batch_of_unbatched(fake):
+    kw = dict(window=5, horizon=1, fill="nan", start=T0 + 2 * STEP)
+    ds1 = promfeed.tf.windows(fake.target, "go_memstats_gc_sys_bytes", **kw).batch(16)
+    ds2 = promfeed.tf.windows(fake.target, "go_memstats_gc_sys_bytes", batch_size=16, **kw)
+    assert ds2.element_spec[0].dtype == tf.float32
+    pairs = list(zip(ds1, ds2, strict=True))
+    assert len(pairs) == -(-(len(range(T0 + 2 * STEP, fake.state.now_ms + 1, STEP)) - 5) // 16)
+    for (xa, ya), (xb, yb) in pairs:
+        np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+        np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+
+
+def test_follow_batches_equal_the_finite_windows_on_the_same_span():
+    st = make_state(n=40)
+    st.follow_rows, st.follow_period = 6, 0.05
+    with FakeDaemon(st) as f:
+        kw = dict(window=3, horizon=1, fill="nan", start=T0 + 2 * STEP)
+        live = promfeed.tf.windows(
+            f.target,
+            "go_memstats_gc_sys_bytes",
+            follow=True,
+            stream_timeout=300,
+            batch_size=8,
+            **kw,
+        )
+        xl, yl, sizes = _collect(live, batched=True)
+        assert max(sizes) <= 8 and sum(sizes) == 40 - 2 - 4 + 1 + 6
+        assert sizes[-1] == 1  # live windows are not held back to fill a batch
+        unb = promfeed.tf.windows(
+            f.target, "go_memstats_gc_sys_bytes", follow=True, stream_timeout=300, **kw
+        )
+        xu, yu, _ = _collect(unb, batched=False)
+        np.testing.assert_array_equal(xl, xu)
+        np.testing.assert_array_equal(yl, yu)
+        fin = promfeed.tf.windows(
+            f.target, "go_memstats_gc_sys_bytes", end=st.now_ms, batch_size=8, **kw
+        )
+        xf, yf, _ = _collect(fin, batched=True)
+        assert len(xf) == 40 - 2 - 4 + 1
+        np.testing.assert_array_equal(xl[: len(xf)], xf)
+        np.testing.assert_array_equal(yl[: len(yf)], yf)
+
+
+def test_batch_size_must_be_positive(fake):
+    for bad in (0, -1, True):
+        with pytest.raises(ValueError, match="batch_size"):
+            promfeed.tf.windows(fake.target, "go_memstats_gc_sys_bytes", window=2, batch_size=bad)
+
+
+def test_window_copy_paths_equal_a_plain_gather():
+    from promfeed.tf import _windows
+
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(200, 7)).astype(np.float32)
+    for starts in (
+        np.arange(0, 150, 2),  # one regular run
+        np.array([0, 2, 4, 10, 12, 30, 32, 34, 36]),  # a few runs
+        np.sort(rng.choice(150, 40, replace=False)),  # scattered: gather
+        np.zeros(0, np.int64),
+    ):
+        for offset, length in ((0, 5), (5, 2)):
+            got = _windows(rows, starts, offset, length, 2)
+            want = rows[starts[:, None] + offset + np.arange(length)].reshape(-1, length, 7)
+            assert got.flags.c_contiguous and (got.ctypes.data % 64 == 0 or not got.size)
+            np.testing.assert_array_equal(got, want)

@@ -6,10 +6,12 @@ windows are `sliding_window_view`s over the received rows (rows are carried acro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from promfeed._types import Fill, Series, StreamHeader, WindowBatch
+from promfeed._types import Fill, SeriesList, StreamHeader, WindowBatch
 from promfeed.errors import ProtocolError
 from promfeed.v1 import metric_feed_pb2 as pb
 
@@ -61,7 +63,7 @@ def header_from_proto(h: pb.WindowHeader) -> StreamHeader:
     if h.window < 1:
         raise ProtocolError(f"stream header has window {h.window} (< 1)")
     return StreamHeader(
-        features=[Series.from_proto(s) for s in h.features],
+        features=SeriesList(h.features),
         feature_selector_index=list(h.feature_selector_index),
         step_ms=h.step_ms,
         lookback_ms=h.lookback_ms,
@@ -72,6 +74,47 @@ def header_from_proto(h: pb.WindowHeader) -> StreamHeader:
         start_time_ms=h.start_time_ms,
         end_time_ms=h.end_time_ms,
     )
+
+
+@dataclass(frozen=True)
+class RowStep:
+    """What one RowBlock brought (WindowAssembler.feed_rows).
+
+    first_row: grid row index of values[0]; time_ms int64[R], values [R, F], mask bool[R, F]
+    or None: the block's rows (zero-copy views of the message bytes). reset: a loss was
+    announced before this block; rows received before it can no longer be in a window.
+    index: the windows completed here that were not dropped (window k starts at row
+    k * shift). dropped, lost: as in WindowBatch. next_window: the first window a later block
+    can complete.
+    """
+
+    first_row: int
+    time_ms: np.ndarray
+    values: np.ndarray
+    mask: np.ndarray | None
+    reset: bool
+    index: np.ndarray
+    dropped: np.ndarray
+    lost: int
+    next_window: int
+
+
+@dataclass
+class _Step:
+    first: int
+    t: np.ndarray
+    v: np.ndarray
+    m: np.ndarray | None
+    reset: bool
+    ct: np.ndarray
+    cv: np.ndarray
+    cm: np.ndarray | None
+    n: int
+    s0: int  # position in cv of the first completed window (when n > 0)
+    index: np.ndarray
+    keep: np.ndarray | None
+    dropped: np.ndarray
+    lost: int
 
 
 class WindowAssembler:
@@ -106,6 +149,53 @@ class WindowAssembler:
     def feed(self, block: pb.RowBlock) -> WindowBatch | None:
         """Consumes one RowBlock; returns the windows it completes (None when it completes none
         and reports no loss or drop). Raises ProtocolError on contract violations."""
+        st = self._step(block)
+        batch: WindowBatch | None = None
+        if st.n > 0:
+            s0 = st.s0
+            stop = s0 + (st.n - 1) * self._shift + 1
+            x = sliding_window_view(st.cv, self._w, axis=0)[s0 : stop : self._shift].swapaxes(1, 2)
+            tw = sliding_window_view(st.ct, self._w)[s0 : stop : self._shift]
+            mw = None
+            if st.cm is not None:
+                mw = sliding_window_view(st.cm, self._w, axis=0)[s0 : stop : self._shift]
+                mw = mw.swapaxes(1, 2)
+            idx = st.index
+            if st.keep is not None:
+                x, tw = x[st.keep], tw[st.keep]
+                if mw is not None:
+                    mw = mw[st.keep]
+            batch = WindowBatch(
+                x=x, time_ms=tw, index=idx, mask=mw, dropped=st.dropped, lost=st.lost
+            )
+        elif st.lost > 0 or st.dropped.size:
+            batch = WindowBatch(
+                x=np.zeros((0, self._w, self._f), self.header.dtype),
+                time_ms=np.zeros((0, self._w), _I64),
+                index=np.zeros(0, np.int64),
+                dropped=st.dropped,
+                lost=st.lost,
+            )
+        return batch
+
+    def feed_rows(self, block: pb.RowBlock) -> RowStep:
+        """Consumes one RowBlock like feed(), but returns the block's new rows and the start
+        rows of the windows it completes instead of window views (for callers that form
+        windows themselves, e.g. inside a TensorFlow graph)."""
+        st = self._step(block)
+        return RowStep(
+            first_row=st.first,
+            time_ms=st.t,
+            values=st.v,
+            mask=st.m,
+            reset=st.reset,
+            index=st.index,
+            dropped=st.dropped,
+            lost=st.lost,
+            next_window=self._next_window,
+        )
+
+    def _step(self, block: pb.RowBlock) -> _Step:
         first = block.first_row_index
         rows = block.row_count
         what = f"RowBlock(first_row_index={first})"
@@ -113,8 +203,10 @@ class WindowAssembler:
             raise ProtocolError(
                 f"{what} revises rows: rows up to {self._next_row - 1} were already received"
             )
+        reset = False
         if block.lost_windows > 0 or first > self._next_row:
             # A jump follows a loss: rows held before it can no longer complete a window.
+            reset = True
             self._t = self._t[:0]
             self._v = self._v[:0]
             self._m = None
@@ -143,7 +235,10 @@ class WindowAssembler:
 
         n = block.window_count
         dropped = np.asarray(block.dropped_window_indices, dtype=np.int64)
-        batch: WindowBatch | None = None
+        lost = int(block.lost_windows)
+        idx = np.zeros(0, np.int64)
+        s0 = 0
+        keep: np.ndarray | None = None
         if n > 0:
             k0 = block.first_window_index
             if k0 < self._next_window:
@@ -158,14 +253,6 @@ class WindowAssembler:
                     f"{k0 * self._shift}..{end + base - 1}, but rows {base}..{base + len(cv) - 1} "
                     "are held"
                 )
-            stop = s0 + (n - 1) * self._shift + 1
-            x = sliding_window_view(cv, self._w, axis=0)[s0 : stop : self._shift].swapaxes(1, 2)
-            tw = sliding_window_view(ct, self._w)[s0 : stop : self._shift]
-            mw = None
-            if cm is not None:
-                mw = sliding_window_view(cm, self._w, axis=0)[s0 : stop : self._shift].swapaxes(
-                    1, 2
-                )
             idx = np.arange(k0, k0 + n, dtype=np.int64)
             if dropped.size:
                 if dropped.min() < k0 or dropped.max() >= k0 + n:
@@ -174,25 +261,28 @@ class WindowAssembler:
                         f"completed windows {k0}..{k0 + n - 1}"
                     )
                 keep = ~np.isin(idx, dropped)
-                x, tw, idx = x[keep], tw[keep], idx[keep]
-                if mw is not None:
-                    mw = mw[keep]
+                idx = idx[keep]
             self._next_window = k0 + n
             self.windows_emitted += len(idx)
-            batch = WindowBatch(
-                x=x, time_ms=tw, index=idx, mask=mw, dropped=dropped, lost=int(block.lost_windows)
-            )
-        elif block.lost_windows > 0 or dropped.size:
-            batch = WindowBatch(
-                x=np.zeros((0, self._w, self._f), self.header.dtype),
-                time_ms=np.zeros((0, self._w), _I64),
-                index=np.zeros(0, np.int64),
-                dropped=dropped,
-                lost=int(block.lost_windows),
-            )
+        step = _Step(
+            first=first,
+            t=t,
+            v=v,
+            m=m,
+            reset=reset,
+            ct=ct,
+            cv=cv,
+            cm=cm,
+            n=n,
+            s0=s0,
+            index=idx,
+            keep=keep,
+            dropped=dropped,
+            lost=lost,
+        )
         # Keep only rows a future window can still use.
         keep_from = min(max(self._next_window * self._shift - base, 0), len(cv))
         self._t, self._v = ct[keep_from:], cv[keep_from:]
         self._m = cm[keep_from:] if cm is not None else None
         self._held_first = base + keep_from
-        return batch
+        return step

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,6 +82,46 @@ class Series:
         )
 
 
+class SeriesList(Sequence[Series]):
+    """A stream header's feature columns: a read-only sequence of Series, built from the
+    proto on first use (so a reader that only needs the column count, as for raw rows, does
+    not pay for a thousand label sets per stream). Compares equal to a list of the same
+    Series."""
+
+    __slots__ = ("_items", "_proto")
+
+    def __init__(self, proto: Sequence[pb.Series]) -> None:
+        self._proto: Sequence[pb.Series] | None = proto
+        self._items: list[Series] | None = None
+
+    def _all(self) -> list[Series]:
+        if self._items is None:
+            assert self._proto is not None
+            self._items = [Series.from_proto(s) for s in self._proto]
+            self._proto = None
+        return self._items
+
+    def __len__(self) -> int:
+        items = self._items if self._items is not None else self._proto
+        return len(items)  # type: ignore[arg-type]
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[Series]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SeriesList):
+            other = other._all()
+        return isinstance(other, list) and self._all() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
 def _escape(v: str) -> str:
     return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -107,7 +147,7 @@ class ReadRangeResult:
 class StreamHeader:
     """What a StreamWindows stream's rows mean (proto `WindowHeader`)."""
 
-    features: list[Series]
+    features: Sequence[Series]  # a SeriesList when read from a stream
     feature_selector_index: list[int]
     step_ms: int
     lookback_ms: int

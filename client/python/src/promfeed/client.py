@@ -15,7 +15,7 @@ import grpc
 import numpy as np
 
 from promfeed import errors
-from promfeed._decode import WindowAssembler, decode_block, header_from_proto
+from promfeed._decode import RowStep, WindowAssembler, decode_block, header_from_proto
 from promfeed._types import Fill, ReadRangeResult, Series, StreamHeader, WindowBatch
 from promfeed.v1 import metric_feed_pb2 as pb
 from promfeed.v1 import metric_feed_pb2_grpc as pb_grpc
@@ -481,7 +481,8 @@ class WindowStream:
     # -- bookkeeping ---------------------------------------------------------------------------
     @property
     def features(self) -> list[Series]:
-        return self.header.features
+        f = self.header.features
+        return f if isinstance(f, list) else list(f)
 
     @property
     def dropped_windows_total(self) -> int:
@@ -535,7 +536,7 @@ class WindowStream:
                 raise item
             return item
 
-    def __iter__(self) -> Iterator[WindowBatch]:
+    def _blocks(self) -> Iterator[pb.RowBlock]:
         try:
             while not self._closed and not self._exhausted:
                 msg = self._get(timeout=self._idle_s, waiting_for="rows")
@@ -547,16 +548,42 @@ class WindowStream:
                         target=self.target,
                         method="StreamWindows",
                     )
+                yield msg.rows
+        finally:
+            self.close()
+
+    def _protocol(self, e: errors.ProtocolError) -> errors.ProtocolError:
+        return errors.ProtocolError(e.details, target=self.target, method="StreamWindows")
+
+    def __iter__(self) -> Iterator[WindowBatch]:
+        try:
+            for block in self._blocks():
                 try:
-                    batch = self._asm.feed(msg.rows)
+                    batch = self._asm.feed(block)
                 except errors.ProtocolError as e:
-                    raise errors.ProtocolError(
-                        e.details, target=self.target, method="StreamWindows"
-                    ) from None
+                    raise self._protocol(e) from None
                 if batch is not None:
                     yield batch
         finally:
             self.close()
+
+    def iter_rows(self) -> Iterator[RowStep]:
+        """Iterates the stream as RowSteps: each message's new rows [R, F] (zero-copy) and the
+        windows it completes as indices (window k starts at row k * shift), without forming
+        window views. Same bookkeeping as iterating the stream; use one or the other."""
+        try:
+            for block in self._blocks():
+                try:
+                    step = self._asm.feed_rows(block)
+                except errors.ProtocolError as e:
+                    raise self._protocol(e) from None
+                yield step
+        finally:
+            self.close()
+
+    def message_waiting(self) -> bool:
+        """True when a further message has already arrived and is ready to be read."""
+        return not self._q.empty()
 
     def __next__(self) -> WindowBatch:  # pragma: no cover - convenience
         raise TypeError("iterate with `for batch in stream` or iter(stream)")
