@@ -2,18 +2,22 @@
 
 Same Prometheus, same series, same grid (1 s step, [t0, t0 + (T-1) s]), same windows
 (W rows, shift 1, next row as y). Every method ends in the same consumer: a tf.data.Dataset
-of (x [W, F], y [1, F]) float32 elements read with .batch(256).
+of (x [W, F], y [1, F]) float32 windows read in batches of 256.
 
-  a. promfeed: promfeed.tf.windows() against the daemon (which backfilled from Prometheus at
-     start; that one-off cost is reported separately);
+  a. promfeed: promfeed.tf.windows(batch_size=256) against the daemon (which backfilled from
+     Prometheus at start; that one-off cost is reported separately); a2: the same unbatched,
+     followed by the user's .batch(256);
   b. plain Python: one query_range over HTTP (urllib), json, numpy grid + sliding windows;
   c. prometheus-api-client + pandas (MetricRangeDataFrame, pivot), as its users do;
   d. TensorFlow I/O from_prometheus (own venv, TF 2.16), on a smaller slice: it makes one
      request per series per second of data; per-sample rates are compared.
 
-Also: a bare gRPC stream of the same StreamWindows bytes (replayed from a Python gRPC server,
-raw bytes, no decoding) over loopback, for the transport-limit target; and the aggregate rate
-of 64 concurrent StreamWindows streams (raw receive, 4 processes x 16 threads).
+Also: a bare gRPC stream of the same StreamWindows bytes (the reader's window-1 rows stream,
+captured once and replayed from a Python gRPC server, raw bytes, no decoding) over loopback,
+the daemon's own stream received raw, and the reader's rows into tf.data, each measured over
+--transport-streams streams in a row (best of --repeat), with client and server CPU seconds,
+for the transport-limit target; and the aggregate rate of 64 concurrent StreamWindows streams
+(raw receive, 4 processes x 16 threads).
 
 Data: OpenMetrics generated here, turned into TSDB blocks by promtool, served at once.
 Run: bench/run_e2e.sh (sets up the venvs and calls this with build/venv-bench).
@@ -85,13 +89,17 @@ def consume(ds: Any) -> tuple[int, float]:
 
 
 # ---- the methods -----------------------------------------------------------------------------
-def run_promfeed(target: str, t0_ms: int, t1_ms: int, w: int) -> tuple[int, float]:
+def run_promfeed(
+    target: str, t0_ms: int, t1_ms: int, w: int, batched: bool = True
+) -> tuple[int, float]:
+    """promfeed.tf.windows(batch_size=256) (batches built by the reader), or with
+    batched=False the unbatched dataset followed by the user's .batch(256)."""
     import promfeed.tf as ptf
 
-    ds = ptf.windows(
-        target, METRIC, window=w, horizon=1, step="1s", fill="nan", start=t0_ms, end=t1_ms
-    )
-    return consume(ds.batch(BATCH))
+    kw = dict(window=w, horizon=1, step="1s", fill="nan", start=t0_ms, end=t1_ms)
+    if batched:
+        return consume(ptf.windows(target, METRIC, batch_size=BATCH, **kw))
+    return consume(ptf.windows(target, METRIC, **kw).batch(BATCH))
 
 
 def promfeed_grid(target: str, t0_ms: int, t1_ms: int) -> np.ndarray:
@@ -103,20 +111,22 @@ def promfeed_grid(target: str, t0_ms: int, t1_ms: int) -> np.ndarray:
     return b.x[:, 0, :]
 
 
-def promfeed_rows_tf(target: str, t0_ms: int, t1_ms: int) -> int:
-    """Rows [R, F] of the reader's stream into tf.data as they arrive (one batch per message,
-    no windows): the reader's own cost on top of the transport."""
+def promfeed_rows_tf(target: str, t0_ms: int, t1_ms: int, streams: int = 1) -> int:
+    """Rows [R, F] of the reader's stream into tf.data as they arrive (one element per
+    message, no windows), `streams` streams one after another through one dataset: the
+    reader's own cost on top of the transport. Returns the samples delivered."""
     import tensorflow as tf
 
     import promfeed
 
     c = promfeed.Client(target)
-    stream = c.windows(METRIC, window=1, step="1s", start=t0_ms, end=t1_ms)
-    f = len(stream.features)
+    f = len(c.series(METRIC))
 
     def gen() -> Any:
-        for b in stream:
-            yield b.x[:, 0, :]
+        for _ in range(streams):
+            with c.windows(METRIC, window=1, step="1s", start=t0_ms, end=t1_ms) as stream:
+                for step in stream.iter_rows():
+                    yield step.values
 
     ds = tf.data.Dataset.from_generator(
         gen, output_signature=tf.TensorSpec(shape=(None, f), dtype=tf.float32)
@@ -126,6 +136,12 @@ def promfeed_rows_tf(target: str, t0_ms: int, t1_ms: int) -> int:
         n += int(r.shape[0]) * f
     c.close()
     return n
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def http_get(url: str, params: dict[str, str]) -> bytes:
@@ -217,7 +233,7 @@ def run_tfio(venv: Path, prom: str, n_series: int, length_s: int, end_ms: int) -
 METHOD = "/promfeed.v1.MetricFeed/StreamWindows"
 
 
-def capture_stream(target: str, t0_ms: int, t1_ms: int, w: int) -> list[bytes]:
+def capture_stream(target: str, t0_ms: int, t1_ms: int, window: int) -> list[bytes]:
     import grpc
 
     from promfeed.v1 import metric_feed_pb2 as pb
@@ -225,7 +241,7 @@ def capture_stream(target: str, t0_ms: int, t1_ms: int, w: int) -> list[bytes]:
     req = pb.StreamWindowsRequest(
         features=[METRIC],
         step_ms=1000,
-        window=w + 1,
+        window=window,
         start_ms=t0_ms,
         end_ms=t1_ms,
         dtype=pb.FLOAT32,
@@ -262,8 +278,9 @@ def _replay_server(msgs: list[bytes], port_q: Any) -> None:
     server.wait_for_termination()
 
 
-def raw_receive(target: str, req_bytes: bytes) -> tuple[int, int]:
-    """Receives a StreamWindows stream as raw bytes; returns (messages, bytes)."""
+def raw_receive(target: str, req_bytes: bytes, streams: int = 1) -> tuple[int, int]:
+    """Receives `streams` StreamWindows streams (one after another, one channel) as raw
+    bytes; returns (messages, bytes)."""
     import grpc
 
     opts = [("grpc.max_receive_message_length", 256 << 20)]
@@ -272,9 +289,10 @@ def raw_receive(target: str, req_bytes: bytes) -> tuple[int, int]:
             METHOD, request_serializer=lambda b: b, response_deserializer=lambda b: b
         )
         n = nb = 0
-        for m in call(req_bytes):
-            n += 1
-            nb += len(m)
+        for _ in range(streams):
+            for m in call(req_bytes):
+                n += 1
+                nb += len(m)
         return n, nb
 
 
@@ -331,6 +349,12 @@ def main() -> int:
     ap.add_argument("--tfio-seconds", type=int, default=60)
     ap.add_argument("--tfio-venv", default=str(REPO / "build" / "venv-tfio"))
     ap.add_argument("--streams", type=int, default=64)
+    ap.add_argument(
+        "--transport-streams",
+        type=int,
+        default=20,
+        help="streams read one after another per transport-limit measurement",
+    )
     ap.add_argument("--workdir", default="")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
@@ -392,6 +416,9 @@ def main() -> int:
         windows_want = n_t - w
         # a. promfeed
         ta, (na, ca) = best_of(args.repeat, lambda: run_promfeed(daemon.target, t0_ms, t1_ms, w))
+        ta2, (na2, ca2) = best_of(
+            args.repeat, lambda: run_promfeed(daemon.target, t0_ms, t1_ms, w, batched=False)
+        )
         # The [T, F] grid as numpy only (no windows, no TensorFlow).
         tga, _grid = best_of(args.repeat, lambda: promfeed_grid(daemon.target, t0_ms, t1_ms))
         results["grid_s"] = tga
@@ -405,7 +432,8 @@ def main() -> int:
             tc, nc, cc = math.nan, 0, math.nan
             results["pac_error"] = repr(e)
         for name, t, n, c in (
-            ("a. promfeed reader", ta, na, ca),
+            ("a. promfeed reader (batch_size=256)", ta, na, ca),
+            ("a2. promfeed reader, unbatched + .batch(256)", ta2, na2, ca2),
             ("b. plain Python (urllib+json+numpy)", tb, nb, cb),
             ("c. prometheus-api-client + pandas", tc, nc, cc),
         ):
@@ -421,7 +449,12 @@ def main() -> int:
                 ]
             )
         results.update(
-            promfeed_s=ta, plain_s=tb, pac_s=tc, plain_timing=timing, backfill_s=backfill_s
+            promfeed_s=ta,
+            promfeed_unbatched_s=ta2,
+            plain_s=tb,
+            pac_s=tc,
+            plain_timing=timing,
+            backfill_s=backfill_s,
         )
 
         # d. TensorFlow I/O on a slice, and promfeed on the same slice.
@@ -476,60 +509,83 @@ def main() -> int:
             ]
         )
 
-        # Transport limit: the same StreamWindows bytes replayed by a bare gRPC server.
+        # Transport limit: the reader's rows stream (window 1) replayed by a bare gRPC server,
+        # N streams one after another per measurement (a single stream is ~20 ms: too noisy).
         from promfeed.v1 import metric_feed_pb2 as pb
 
-        msgs = capture_stream(daemon.target, t0_ms, t1_ms, w)
+        n_str = args.transport_streams
+        msgs = capture_stream(daemon.target, t0_ms, t1_ms, 1)
+        sizes = sorted(len(m) for m in msgs)
         ctx = mp.get_context("spawn")
         q = ctx.Queue()
         server = ctx.Process(target=_replay_server, args=(msgs, q), daemon=True)
         server.start()
         port = q.get(timeout=60)
-        req = pb.StreamWindowsRequest(features=[METRIC]).SerializeToString()
-        tbare, (_, nbytes) = best_of(args.repeat, lambda: raw_receive(f"127.0.0.1:{port}", req))
-        traw, _ = best_of(
-            args.repeat,
-            lambda: raw_receive(
-                daemon.target,
-                pb.StreamWindowsRequest(
-                    features=[METRIC],
-                    step_ms=1000,
-                    window=w + 1,
-                    start_ms=t0_ms,
-                    end_ms=t1_ms,
-                    dtype=pb.FLOAT32,
-                ).SerializeToString(),
-            ),
-        )
+        rows_req = pb.StreamWindowsRequest(
+            features=[METRIC],
+            step_ms=1000,
+            window=1,
+            start_ms=t0_ms,
+            end_ms=t1_ms,
+            dtype=pb.FLOAT32,
+        ).SerializeToString()
+
+        def measure(fn: Any, pid: int | None) -> tuple[float, float, float, Any]:
+            """Best-of wall seconds, and this process's / pid's CPU seconds in that run."""
+            best = (math.inf, 0.0, 0.0, None)
+            for _ in range(args.repeat):
+                c0, p0 = time.process_time(), proc_cpu_s(pid) if pid else 0.0
+                a = time.perf_counter()
+                out = fn()
+                wall = time.perf_counter() - a
+                c1, p1 = time.process_time(), proc_cpu_s(pid) if pid else 0.0
+                if wall < best[0]:
+                    best = (wall, c1 - c0, p1 - p0, out)
+            return best
+
+        bare = measure(lambda: raw_receive(f"127.0.0.1:{port}", rows_req, n_str), server.pid)
+        raw = measure(lambda: raw_receive(daemon.target, rows_req, n_str), daemon.pid)
         server.kill()
-        trows, _ = best_of(args.repeat, lambda: promfeed_rows_tf(daemon.target, t0_ms, t1_ms))
-        results.update(bare_s=tbare, bare_bytes=nbytes, daemon_raw_s=traw)
+        rows_m = measure(lambda: promfeed_rows_tf(daemon.target, t0_ms, t1_ms, n_str), daemon.pid)
+        tbare, traw, trows = bare[0], raw[0], rows_m[0]
+        nbytes = bare[3][1] // n_str
+        nmsgs = bare[3][0] // n_str
+        assert rows_m[3] == samples * n_str, (rows_m[3], samples * n_str)
+        results.update(
+            transport_streams=n_str,
+            bare_s=tbare,
+            bare_bytes=nbytes,
+            daemon_raw_s=traw,
+            rows_tf_s=trows,
+            message_sizes=sizes,
+            cpu={"bare": bare[1:3], "daemon_raw": raw[1:3], "rows_tf": rows_m[1:3]},
+        )
+        tot = samples * n_str
+
+        def trow(name: str, m: tuple, note: str) -> list[str]:
+            return [
+                name,
+                f"{m[0]:.3f}",
+                f"{tot / m[0] / 1e6:.2f}",
+                f"{nbytes * n_str / m[0] / 1e6:.0f}",
+                f"{nmsgs * n_str / m[0]:.0f}",
+                f"{m[1]:.2f}",
+                f"{m[2]:.2f}" if m[2] else "",
+                note,
+            ]
+
         transport = [
-            [
-                "bare gRPC replay of the same bytes (raw receive)",
-                f"{tbare:.3f}",
-                f"{samples / tbare / 1e6:.2f}",
-                f"{nbytes / tbare / 1e6:.0f} MB/s",
-            ],
-            [
-                "daemon StreamWindows, raw receive (no decode)",
-                f"{traw:.3f}",
-                f"{samples / traw / 1e6:.2f}",
-                f"{nbytes / traw / 1e6:.0f} MB/s",
-            ],
-            [
-                "promfeed reader: rows into tf.data (window 1)",
-                f"{trows:.3f}",
-                f"{samples / trows / 1e6:.2f}",
-                f"{tbare / trows:.2f} of bare",
-            ],
-            [
-                "promfeed reader: W=60 windows into tf.data (a)",
-                f"{ta:.3f}",
-                f"{samples / ta / 1e6:.2f}",
-                f"{(samples / ta) / (samples / tbare):.2f} of bare",
-            ],
+            trow("bare gRPC replay of the same bytes (raw receive)", bare, "1.00"),
+            trow("daemon StreamWindows, raw receive (no decode)", raw, f"{tbare / traw:.2f}"),
+            trow("promfeed reader: rows into tf.data (window 1)", rows_m, f"{tbare / trows:.2f}"),
         ]
+        transport_note = (
+            f"{n_str} streams of {samples:,} samples one after another per measurement, best of "
+            f"{args.repeat}; per stream {nmsgs} messages, {nbytes / 1e6:.1f} MB (message sizes "
+            f"{sizes[0]:,} to {sizes[-1]:,} B, median {sizes[len(sizes) // 2]:,} B). "
+            f"W=60 windows into tf.data (a): {samples / ta / 1e6:.2f} M samples/s, "
+            f"{(samples / ta) / (samples / tbare * n_str):.2f} of bare."
+        )
 
         # 64 concurrent streams (raw receive).
         sreq = pb.StreamWindowsRequest(
@@ -583,7 +639,22 @@ def main() -> int:
         f"({(timing['http_s'] + timing['parse_s']) / results['grid_s']:.0f}x)"
     )
     print("\nTransport limit (same run, same bytes):\n")
-    print(table(transport, ["stream", "seconds", "Msamples/s", "note"]))
+    print(
+        table(
+            transport,
+            [
+                "stream",
+                "seconds",
+                "Msamples/s",
+                "MB/s",
+                "messages/s",
+                "client CPU s",
+                "server CPU s",
+                "of bare",
+            ],
+        )
+    )
+    print("\n" + transport_note)
     print(
         f"\nConcurrent StreamWindows streams (each the full {samples:,} samples, raw receive, "
         f"{nproc} processes):\n"
