@@ -215,10 +215,11 @@ def windows(
       batch is also cut short when the stream has caught up with the live edge, so live
       windows are not held back; after a loss announced by the daemon, so is the batch before it.
 
-    Each iteration of the dataset (e.g. each Keras epoch) opens a new stream. Only the grid
-    rows cross from Python into TensorFlow (once per row, in groups as they arrive); the
-    windows are gathered from them inside the tf.data graph. Deleting or exhausting the
-    iterator cancels the RPC.
+    Each iteration of the dataset (e.g. each Keras epoch) opens a new stream. Windows are
+    formed in numpy, one batch (or, unbatched, one group of about 16 MB) at a time, into
+    arrays that tf.data adopts without a copy; the next batch is prepared while the current
+    one is consumed (one batch of prefetch). Deleting or exhausting the iterator cancels the
+    RPC.
     With return_info, returns (dataset, WindowsInfo).
     """
     for name, v in (("window", window), ("shift", shift), ("horizon", horizon)):
@@ -287,7 +288,7 @@ def windows(
             tf.TensorSpec(shape=(None, w, n_f), dtype=tf_dtype),
             tf.TensorSpec(shape=(None, h, len(tcols)), dtype=tf_dtype),
         ),
-    )
+    ).prefetch(1)  # the next group's windows are formed while this one is consumed
     if batch_size is None:
         ds = ds.unbatch()
     if return_info:
