@@ -293,3 +293,34 @@ def test_window_copy_paths_equal_a_plain_gather():
             want = rows[starts[:, None] + offset + np.arange(length)].reshape(-1, length, 7)
             assert got.flags.c_contiguous and (got.ctypes.data % 64 == 0 or not got.size)
             np.testing.assert_array_equal(got, want)
+
+
+def test_buffer_pool_reuses_only_what_tensorflow_let_go():
+    from promfeed.tf import _BufferPool
+
+    f32 = np.dtype(np.float32)
+    pool = _BufferPool(keep=2)
+    a = pool((4, 5), f32)
+    b = pool((4, 5), f32)
+    assert a.ctypes.data != b.ctypes.data and a.ctypes.data % 64 == 0
+    pa = a.ctypes.data
+    del a
+    c = pool((3, 5), f32)  # smaller fits the freed buffer
+    assert c.ctypes.data == pa
+
+    pool = _BufferPool(keep=2)
+
+    def gen():
+        for i in range(6):
+            x = pool((8, 3), f32)
+            x[...] = i
+            yield x
+
+    ds = tf.data.Dataset.from_generator(gen, output_signature=tf.TensorSpec((8, 3), tf.float32))
+    held = list(ds.prefetch(2))  # tensors kept alive: their buffers must not be reused
+    assert [float(t.numpy().mean()) for t in held] == [0, 1, 2, 3, 4, 5]
+    n = 0
+    for i, t in enumerate(ds):  # each released before the next: reuse is fine
+        assert float(t.numpy().mean()) == i
+        n += 1
+    assert n == 6

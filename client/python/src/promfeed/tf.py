@@ -16,7 +16,8 @@ row k*shift + window + j. With horizon=1, y is "the next step" of the targets.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = ["windows", "WindowsInfo"]
 # Unbatched datasets form windows in groups of about this many bytes of x, then unbatch.
 _GROUP_BYTES = 16 << 20
 _ALIGN = 64
+_FREE_REFS = 3
 
 
 def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -41,20 +43,54 @@ def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     is copied, and that copy costs more than forming the windows, because TensorFlow's CPU
     allocator faults in fresh 4 KiB pages for every large tensor (numpy's large arrays get
     huge pages)."""
+    return _aligned_view(
+        np.empty(int(np.prod(shape)) * dtype.itemsize + _ALIGN, np.uint8), shape, dtype
+    )
+
+
+def _aligned_view(raw: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     nbytes = int(np.prod(shape)) * dtype.itemsize
-    raw = np.empty(nbytes + _ALIGN, np.uint8)
     off = -raw.ctypes.data % _ALIGN
     return raw[off : off + nbytes].view(dtype).reshape(shape)
 
 
+class _BufferPool:
+    """Window arrays for one stream, reused once TensorFlow has let go of them.
+
+    A buffer handed to tf.data stays referenced (by the adopted tensor, the prefetch buffer,
+    the consumer's batch) until TensorFlow frees it; reusing it after that saves the kernel
+    zeroing fresh pages for every batch, about as costly as forming the windows. A buffer is
+    free when nothing but this pool refers to it (CPython reference count)."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self._raws: list[np.ndarray] = []
+        self._keep = keep
+
+    def __call__(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        need = int(np.prod(shape)) * dtype.itemsize + _ALIGN
+        for raw in self._raws:
+            # References when free: the list, `raw` and getrefcount's argument.
+            if raw.nbytes >= need and sys.getrefcount(raw) <= _FREE_REFS:
+                return _aligned_view(raw, shape, dtype)
+        raw = np.empty(need, np.uint8)
+        if len(self._raws) < self._keep:
+            self._raws.append(raw)
+        return _aligned_view(raw, shape, dtype)
+
+
 def _windows(
-    rows: np.ndarray, starts: np.ndarray, offset: int, length: int, step: int
+    rows: np.ndarray,
+    starts: np.ndarray,
+    offset: int,
+    length: int,
+    step: int,
+    alloc: Callable[[tuple[int, ...], np.dtype], np.ndarray] = _aligned_empty,
 ) -> np.ndarray:
-    """out[i] = rows[starts[i] + offset : starts[i] + offset + length], as one new contiguous
-    [N, length, C] array. Runs of starts `step` apart are copied from a sliding-window view
-    (one strided copy per run; much faster than a gather)."""
+    """out[i] = rows[starts[i] + offset : starts[i] + offset + length], as one contiguous
+    [N, length, C] array from `alloc`. Runs of starts `step` apart are copied from a
+    sliding-window view (one strided copy per run; much faster than a gather)."""
     n = len(starts)
-    out = _aligned_empty((n, length, rows.shape[1]), rows.dtype)
+    out = alloc((n, length, rows.shape[1]), rows.dtype)
     if n == 0:
         return out
     breaks = np.flatnonzero(np.diff(starts) != step) + 1
@@ -272,8 +308,9 @@ def windows(
             cmap = ColumnMap(keys, [s.key() for s in stream.features])
             shift_rows = stream.header.shift
             groups = _row_groups(stream, cmap, n_f, np_dtype, span, per_element, follow)
+            pool = _BufferPool()
             for rows, starts in groups:
-                x = _windows(rows, starts, 0, w, shift_rows)
+                x = _windows(rows, starts, 0, w, shift_rows, pool)
                 trows = rows if all_targets else rows[:, tcols]
                 y = _windows(trows, starts, w, h, shift_rows)
                 yield x, y
