@@ -210,6 +210,72 @@ print(json.dumps({"elements": n, "values": vals, "seconds": time.perf_counter() 
 """
 
 
+OTHER_READER_SCRIPT = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(1, sys.argv[2])
+import numpy as np
+import tensorflow as tf
+import promfeed
+import promfeed.tf as ptf
+from e2e import BATCH, METRIC, consume
+target, t0, t1, w, n_str, rep = sys.argv[3], *map(int, sys.argv[4:9])
+def windows():
+    ds = ptf.windows(target, METRIC, window=w, horizon=1, step="1s", fill="nan", start=t0, end=t1)
+    return consume(ds.batch(BATCH))
+def rows():
+    c = promfeed.Client(target)
+    f = len(c.series(METRIC))
+    def gen():
+        for _ in range(n_str):
+            for b in c.windows(METRIC, window=1, step="1s", start=t0, end=t1):
+                yield b.x[:, 0, :]
+    ds = tf.data.Dataset.from_generator(gen, output_signature=tf.TensorSpec((None, f), tf.float32))
+    n = sum(int(r.shape[0]) * f for r in ds)
+    c.close()
+    return n
+out = {}
+for name, fn in (("windows", windows), ("rows", rows)):
+    best = None
+    for _ in range(rep):
+        a = time.perf_counter()
+        res = fn()
+        t = time.perf_counter() - a
+        if best is None or t < best[0]:
+            best = (t, res)
+    out[name] = best
+print(json.dumps({"promfeed": promfeed.__file__, **out}))
+"""
+
+
+def run_other_reader(
+    src: str, target: str, t0_ms: int, t1_ms: int, w: int, n_str: int, repeat: int
+) -> dict[str, Any]:
+    """(a) and the rows-into-tf.data measurement with another version of the reader (its
+    `src` directory holding the `promfeed` package, e.g. the one before a change), in a
+    subprocess of this venv, in the same run. Uses only the API that version had:
+    promfeed.tf.windows(...).batch(256) and iterating Client.windows."""
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            OTHER_READER_SCRIPT,
+            src,
+            str(Path(__file__).resolve().parent),
+            target,
+            *map(str, (t0_ms, t1_ms, w, n_str, repeat)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    if p.returncode != 0:
+        lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
+        return {"error": " | ".join(lines[-3:]) or f"exit {p.returncode}"}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
 def run_tfio(venv: Path, prom: str, n_series: int, length_s: int, end_ms: int) -> dict[str, Any]:
     py = venv / "bin" / "python"
     if not py.exists():
@@ -354,6 +420,12 @@ def main() -> int:
         type=int,
         default=20,
         help="streams read one after another per transport-limit measurement",
+    )
+    ap.add_argument(
+        "--before-reader",
+        default="",
+        help="a directory holding another promfeed package (e.g. `git archive` of an earlier "
+        "client/python/src): its (a) and rows-into-tf.data figures are measured in the same run",
     )
     ap.add_argument("--workdir", default="")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -547,6 +619,12 @@ def main() -> int:
         raw = measure(lambda: raw_receive(daemon.target, rows_req, n_str), daemon.pid)
         server.kill()
         rows_m = measure(lambda: promfeed_rows_tf(daemon.target, t0_ms, t1_ms, n_str), daemon.pid)
+        before: dict[str, Any] = {}
+        if args.before_reader:
+            before = run_other_reader(
+                args.before_reader, daemon.target, t0_ms, t1_ms, w, n_str, args.repeat
+            )
+            results["before_reader"] = before
         tbare, traw, trows = bare[0], raw[0], rows_m[0]
         nbytes = bare[3][1] // n_str
         nmsgs = bare[3][0] // n_str
@@ -569,7 +647,7 @@ def main() -> int:
                 f"{tot / m[0] / 1e6:.2f}",
                 f"{nbytes * n_str / m[0] / 1e6:.0f}",
                 f"{nmsgs * n_str / m[0]:.0f}",
-                f"{m[1]:.2f}",
+                f"{m[1]:.2f}" if m[1] == m[1] else "",
                 f"{m[2]:.2f}" if m[2] else "",
                 note,
             ]
@@ -579,6 +657,15 @@ def main() -> int:
             trow("daemon StreamWindows, raw receive (no decode)", raw, f"{tbare / traw:.2f}"),
             trow("promfeed reader: rows into tf.data (window 1)", rows_m, f"{tbare / trows:.2f}"),
         ]
+        if before and "error" not in before:
+            tb_rows = before["rows"][0]
+            transport.append(
+                trow(
+                    "  same, reader before (--before-reader)",
+                    (tb_rows, math.nan, 0.0),
+                    f"{tbare / tb_rows:.2f}",
+                )
+            )
         transport_note = (
             f"{n_str} streams of {samples:,} samples one after another per measurement, best of "
             f"{args.repeat}; per stream {nmsgs} messages, {nbytes / 1e6:.1f} MB (message sizes "
@@ -655,6 +742,19 @@ def main() -> int:
         )
     )
     print("\n" + transport_note)
+    before = results.get("before_reader")
+    if before:
+        if "error" in before:
+            print(f"\nreader before ({args.before_reader}): error {before['error']}")
+        else:
+            tw, (nw, cw) = before["windows"]
+            same = nw == windows_want and math.isclose(cw, ca, rel_tol=1e-6)
+            print(
+                f"\nreader before ({before['promfeed']}), same run: (a) "
+                f"windows(...).batch(256) {tw:.3f} s ({tb / tw:.1f}x plain, same data: "
+                f"{'yes' if same else 'NO'}); rows into tf.data {before['rows'][0]:.3f} s for "
+                f"{n_str} streams ({results['bare_s'] / before['rows'][0]:.2f} of bare)"
+            )
     print(
         f"\nConcurrent StreamWindows streams (each the full {samples:,} samples, raw receive, "
         f"{nproc} processes):\n"
