@@ -60,6 +60,7 @@ struct Ctx {
   od::document* doc = nullptr;
   size_t samples = 0;
   size_t max_samples = 0;
+  LabelsBuilder labels;  // Reused for every series.
 
   std::string At() const {
     const char* p = nullptr;
@@ -204,8 +205,8 @@ absl::Status ReadLabels(Ctx& ctx, od::value v, PathFn path, Labels& out) {
   if (t != od::json_type::object) return ctx.Expected(path(), "an object of labels", t);
   od::object o;
   PF_JSON(v.get_object().get(o), path());
-  std::vector<Label> labels;
-  labels.reserve(8);
+  LabelsBuilder& labels = ctx.labels;
+  labels.Clear();
   for (auto fr : o) {
     od::field f;
     PF_JSON(std::move(fr).get(f), path());
@@ -216,9 +217,9 @@ absl::Status ReadLabels(Ctx& ctx, od::value v, PathFn path, Labels& out) {
     if (t != od::json_type::string) return ctx.Expected(Cat(path(), ".", key), "a string", t);
     std::string_view value;
     PF_JSON(fv.get_string().get(value), Cat(path(), ".", key));
-    labels.push_back(Label{std::string(key), std::string(value)});
+    labels.Add(key, value);
   }
-  out = Labels(std::move(labels));
+  out = labels.Build();
   return absl::OkStatus();
 }
 
