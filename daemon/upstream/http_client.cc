@@ -403,6 +403,12 @@ class HttpClient::Impl {
         *parser.content_length() > static_cast<uint64_t>(config_.max_response_bytes)) {
       co_return beast::error_code(http::error::body_limit);
     }
+    // The body's final size plus the decoder's padding up front: the body is neither regrown
+    // while read nor copied afterwards to add the padding (a copy of a large body would
+    // double the memory it takes).
+    if (parser.content_length()) {
+      parser.get().body().reserve(static_cast<size_t>(*parser.content_length()) + kJsonPadding);
+    }
     LowestLayer().expires_at(deadline);
     co_await http::async_read(stream, buffer_, parser,
                               asio::redirect_error(asio::use_awaitable, ec));
@@ -474,7 +480,9 @@ class HttpClient::Impl {
       out.status = static_cast<int>(res.result_int());
       out.content_type = std::string(res[http::field::content_type]);
       out.body = std::move(res.body());
-      out.body.reserve(out.body.size() + kJsonPadding);
+      if (out.body.capacity() - out.body.size() < kJsonPadding) {
+        out.body.reserve(out.body.size() + kJsonPadding);
+      }
       co_return out;
     }
   }
