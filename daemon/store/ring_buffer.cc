@@ -1,6 +1,7 @@
 #include "daemon/store/ring_buffer.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace promfeed::store {
 
@@ -14,7 +15,9 @@ RingBuffer::RingBuffer(size_t capacity)
     : capacity_(std::max<size_t>(capacity, 1)), slots_(new Slot[capacity_]) {}
 
 bool RingBuffer::Append(Sample s) {
-  if (s.time_ms <= newest_.load(std::memory_order_relaxed)) return false;
+  const int64_t newest = newest_.load(std::memory_order_relaxed);
+  if (s.time_ms <= newest) return false;
+  TrackGap(newest == INT64_MIN ? 0 : s.time_ms - newest);
   const uint64_t n = published_.load(std::memory_order_relaxed);
   begun_.store(n + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
@@ -24,6 +27,15 @@ bool RingBuffer::Append(Sample s) {
   published_.store(n + 1, std::memory_order_release);
   newest_.store(s.time_ms, std::memory_order_release);
   return true;
+}
+
+void RingBuffer::TrackGap(int64_t gap) {
+  const bool same = gap > 0 && std::abs(gap - last_gap_) <= last_gap_ / 20;
+  regular_run_ = same ? regular_run_ + 1 : 0;
+  // Published before newest_ (release), so a reader that sees the new newest sample sees a
+  // gap at least as recent.
+  regular_gap_.store(regular_run_ >= 2 ? std::min(gap, last_gap_) : 0, std::memory_order_release);
+  last_gap_ = gap;
 }
 
 uint64_t RingBuffer::FirstReadable() const {

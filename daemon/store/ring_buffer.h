@@ -43,6 +43,10 @@ class RingBuffer {
   // Times of the oldest / newest held samples; INT64_MIN / INT64_MIN when empty.
   int64_t oldest_time_ms() const;
   int64_t newest_time_ms() const { return newest_.load(std::memory_order_acquire); }
+  // The spacing of the newest samples if it has been regular (the last three gaps within
+  // 5% of each other, as with a scraped target), else 0. The next sample is then expected
+  // no earlier than newest_time_ms() + regular_gap_ms() - 5%; see window::CompleteThrough.
+  int64_t regular_gap_ms() const { return regular_gap_.load(std::memory_order_acquire); }
   size_t bytes() const { return capacity_ * sizeof(Slot) + sizeof(*this); }
 
  private:
@@ -57,12 +61,18 @@ class RingBuffer {
   uint64_t FirstReadable() const;
   // Smallest readable sample number whose time >= t_ms, searching [lo, hi).
   uint64_t LowerBound(uint64_t lo, uint64_t hi, int64_t t_ms) const;
+  // Writer only: updates regular_gap_ with the gap before a new sample (0 for the first).
+  void TrackGap(int64_t gap);
 
   const size_t capacity_;
   std::unique_ptr<Slot[]> slots_;
   std::atomic<uint64_t> begun_{0};
   std::atomic<uint64_t> published_{0};
   std::atomic<int64_t> newest_{INT64_MIN};
+  std::atomic<int64_t> regular_gap_{0};
+  // Writer only: the previous gap and how many gaps in a row matched it.
+  int64_t last_gap_ = 0;
+  int regular_run_ = 0;
 };
 
 }  // namespace promfeed::store

@@ -15,12 +15,16 @@ int64_t AlignUp(int64_t t, int64_t step) { return CeilDiv(t, step) * step; }
 
 int64_t CompleteThrough(const store::SeriesStore& store,
                         const std::vector<store::SeriesPtr>& features) {
-  int64_t min_newest = std::numeric_limits<int64_t>::max();
+  int64_t by_series = features.empty() ? INT64_MIN : INT64_MAX;
   for (const store::SeriesPtr& f : features) {
-    min_newest = std::min(min_newest, f->ring().newest_time_ms());
+    const store::RingBuffer& ring = f->ring();
+    const int64_t newest = ring.newest_time_ms();  // Load before the gap (see RingBuffer).
+    if (newest == INT64_MIN) return store.complete_through_ms();
+    // Nothing older than the newest sample can still come; with a regular spacing, nothing
+    // before the next expected sample either (less 5% for scrape jitter).
+    const int64_t gap = ring.regular_gap_ms();
+    by_series = std::min(by_series, newest - 1 + (gap > 0 ? gap - gap / 20 : 0));
   }
-  const int64_t by_series =
-      features.empty() || min_newest == INT64_MIN ? INT64_MIN : min_newest - 1;
   return std::max(store.complete_through_ms(), by_series);
 }
 

@@ -55,8 +55,12 @@ struct RowBlock {
 };
 
 // Newest grid-independent time up to which rows over `features` are final: either the
-// store's poll horizon, or just before every feature's newest sample (samples of one series
-// arrive in time order, so nothing older can still come).
+// store's poll horizon, or, for every feature, just before its newest sample (samples of one
+// series arrive in time order, so nothing older can still come) or, when its spacing is
+// regular (RingBuffer::regular_gap_ms), just before its next expected sample less 5%. The
+// latter makes a row final as soon as its samples arrive instead of one scrape later; a
+// series whose spacing shrinks by more than 5% at once could then miss its first early
+// sample in one row.
 int64_t CompleteThrough(const store::SeriesStore& store,
                         const std::vector<store::SeriesPtr>& features);
 

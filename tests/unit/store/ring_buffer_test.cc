@@ -57,6 +57,24 @@ TEST(RingBufferTest, RejectsOlderOrEqualTimestamps) {
   EXPECT_THAT(ReadAll(ring), ElementsAre(Sample{100, 1}));
 }
 
+TEST(RingBufferTest, RegularGapNeedsThreeGapsWithin5Percent) {
+  RingBuffer ring(8);
+  for (int64_t t : {0, 1000, 2000}) ring.Append({t, 0});
+  EXPECT_EQ(ring.regular_gap_ms(), 0);  // Two gaps only.
+  ring.Append({3000, 0});
+  EXPECT_EQ(ring.regular_gap_ms(), 1000);
+  ring.Append({3960, 0});  // 4% early: still regular, and the smaller gap counts.
+  EXPECT_EQ(ring.regular_gap_ms(), 960);
+  ring.Append({5500, 0});  // An outlier resets the run...
+  EXPECT_EQ(ring.regular_gap_ms(), 0);
+  ring.Append({7040, 0});
+  EXPECT_EQ(ring.regular_gap_ms(), 0);
+  ring.Append({8580, 0});  // ...until three gaps agree again.
+  EXPECT_EQ(ring.regular_gap_ms(), 1540);
+  EXPECT_FALSE(ring.Append({8580, 0}));  // A rejected sample changes nothing.
+  EXPECT_EQ(ring.regular_gap_ms(), 1540);
+}
+
 TEST(RingBufferTest, ReadSelectsInclusiveTimeRange) {
   RingBuffer ring(16);
   for (int64_t t = 10; t <= 100; t += 10) ring.Append({t, double(t)});

@@ -48,8 +48,9 @@ TEST_F(PlanTest, DefaultsFromLimitsAndData) {
   EXPECT_EQ(plan->spec.lookback_ms, 2000);
   EXPECT_EQ(plan->spec.shift, 1);
   EXPECT_EQ(plan->spec.start_ms, 900'000);
-  // The newest sample (kNow) is not final yet: end is the row before it.
-  EXPECT_EQ(plan->spec.end_ms, kNow - 1000);
+  // Samples every second: the newest one (kNow) is final with its row, the next is due
+  // a second later.
+  EXPECT_EQ(plan->spec.end_ms, kNow);
 }
 
 TEST_F(PlanTest, AlignsStartUpAndEndDownToStep) {

@@ -197,6 +197,28 @@ TEST(CompleteThroughTest, SlowestFeatureOrPollHorizonDecides) {
   EXPECT_EQ(CompleteThrough(store, {Get(store, "b")}), 8999);
 }
 
+TEST(CompleteThroughTest, RegularSpacingCompletesARowWhenItsSampleArrives) {
+  store::SeriesStore store(Opts());
+  // Scraped every 1 s at offset 300 ms: the sample at 4.3 s is the last one in (4 s, 5 s].
+  Put(store, "a", {{1300, 1}, {2300, 2}, {3300, 3}, {4300, 4}});
+  Put(store, "b", {{1000, 1}, {4500, 2}});  // Irregular: only its newest sample counts.
+  store::SeriesPtr a = Get(store, "a");
+  // Next sample of a expected at 5.3 s, less 5%: rows up to 5.249 s are final.
+  EXPECT_EQ(CompleteThrough(store, {a}), 5249);
+  EXPECT_EQ(CompleteThrough(store, {a, Get(store, "b")}), 4499);
+  WindowCursor cursor({a}, Spec(2000, kFollowEnd));
+  RowBlock b;
+  ASSERT_EQ(cursor.Next(CompleteThrough(store, {a}), 100, &b), WindowCursor::Result::kBlock);
+  EXPECT_THAT(b.time_ms, ElementsAre(2000, 3000, 4000, 5000));
+  EXPECT_THAT(Column(b, 1, 0), ElementsAre(1, 2, 3, 4));
+  // Row 6 s waits for the sample at 5.3 s, then is final at once.
+  EXPECT_EQ(cursor.Next(CompleteThrough(store, {a}), 100, &b), WindowCursor::Result::kWait);
+  store.Append(SeriesLabels("a"), std::vector<Sample>{{5300, 5}});
+  ASSERT_EQ(cursor.Next(CompleteThrough(store, {a}), 100, &b), WindowCursor::Result::kBlock);
+  EXPECT_THAT(b.time_ms, ElementsAre(6000));
+  EXPECT_THAT(Column(b, 1, 0), ElementsAre(5));
+}
+
 TEST(WindowCursorTest, SlowReaderIsToldHowManyWindowsItLost) {
   // Ring of ~10 s at 1 s spacing.
   store::SeriesStore store({.retention_ms = 10'000, .interval_ms = 1000, .max_series = 10});
@@ -210,8 +232,9 @@ TEST(WindowCursorTest, SlowReaderIsToldHowManyWindowsItLost) {
   WindowCursor cursor({a}, spec);
   RowBlock b;
   ASSERT_EQ(cursor.Next(CompleteThrough(store, {a}), 100, &b), WindowCursor::Result::kBlock);
-  EXPECT_EQ(b.rows, 4);          // 1..4 s (5 s is the newest sample: not final).
-  EXPECT_EQ(b.window_count, 2);  // Windows 0 (rows 0-2) and 1 (rows 1-3).
+  // 1..5 s: the spacing is regular, so 5 s is final with its sample (next one due at 6 s).
+  EXPECT_EQ(b.rows, 5);
+  EXPECT_EQ(b.window_count, 3);  // Windows 0 (rows 0-2), 1 (rows 1-3) and 2 (rows 2-4).
   // The reader pauses while the ring turns over several times.
   const int64_t last = 5 + 3 * static_cast<int64_t>(capacity);
   for (int64_t t = 6; t <= last; ++t) store.Append(labels, std::vector<Sample>{{t * 1000, 1}});
@@ -222,7 +245,7 @@ TEST(WindowCursorTest, SlowReaderIsToldHowManyWindowsItLost) {
   EXPECT_GE(cursor.RowTime(b.first_row) - spec.lookback_ms, oldest - 1);
   // Windows resume at the first one that starts at or after the jump; none is double counted.
   EXPECT_EQ(b.first_window, (b.first_row + 0) / 1);
-  EXPECT_EQ(b.lost_windows, b.first_window - 2);
+  EXPECT_EQ(b.lost_windows, b.first_window - 3);
   EXPECT_EQ(cursor.lost_total(), b.lost_windows);
   EXPECT_TRUE(b.all_present);
 }
