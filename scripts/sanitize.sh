@@ -63,10 +63,11 @@ called_from_lib:libgrpc.so
 called_from_lib:libgrpc++.so
 called_from_lib:libgpr.so
 called_from_lib:libabsl_synchronization.so
+called_from_lib:libabsl_graphcycles_internal.so
 race:^grpc_core::
 race:^grpc::
 race:^gpr_
-race:^absl::lts_
+race:^absl::
 race:^google::protobuf::
 deadlock:^grpc_core::
 SUPP
