@@ -33,8 +33,18 @@ size_t SeriesStore::CapacityFor(std::span<const Sample> samples) const {
 
 SeriesStore::AppendResult SeriesStore::Append(const Labels& labels,
                                               std::span<const Sample> samples) {
+  return AppendImpl(labels.encoded(), &labels, samples);
+}
+
+SeriesStore::AppendResult SeriesStore::AppendEncoded(std::string_view encoded_labels,
+                                                     std::span<const Sample> samples) {
+  return AppendImpl(encoded_labels, nullptr, samples);
+}
+
+SeriesStore::AppendResult SeriesStore::AppendImpl(std::string_view encoded, const Labels* labels,
+                                                  std::span<const Sample> samples) {
   AppendResult result;
-  auto it = by_labels_.find(labels);
+  auto it = by_labels_.find(encoded);
   if (it == by_labels_.end()) {
     if (samples.empty()) return result;
     if (static_cast<int64_t>(by_labels_.size()) >= options_.max_series) {
@@ -42,12 +52,15 @@ SeriesStore::AppendResult SeriesStore::Append(const Labels& labels,
       // Logged at the 1st, 2nd, 4th, 8th... refusal: visible without flooding the log.
       if ((n & (n - 1)) == 0) {
         spdlog::warn("series rejected reason=max_series max_series={} rejected_total={} series={}",
-                     options_.max_series, n, logging::Quote(labels.ToString()));
+                     options_.max_series, n,
+                     logging::Quote(
+                         (labels != nullptr ? *labels : Labels::FromEncoded(encoded)).ToString()));
       }
       result.rejected = true;
       return result;
     }
-    auto series = std::make_shared<Series>(labels, CapacityFor(samples));
+    auto series = std::make_shared<Series>(
+        labels != nullptr ? *labels : Labels::FromEncoded(encoded), CapacityFor(samples));
     ring_bytes_.fetch_add(static_cast<int64_t>(series->ring().bytes() + sizeof(Series)),
                           std::memory_order_relaxed);
     it = by_labels_.insert(std::move(series)).first;

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -74,6 +75,9 @@ class SeriesStore {
   // (sized from the retention and the samples' spacing). New series become visible to
   // readers at the next Publish.
   AppendResult Append(const Labels& labels, std::span<const Sample> samples);
+  // The same with the labels as Labels::encoded() bytes; a Labels is made only for a new
+  // series.
+  AppendResult AppendEncoded(std::string_view encoded_labels, std::span<const Sample> samples);
 
   // Writer only. Makes series created since the last call visible to readers.
   void Publish();
@@ -104,21 +108,29 @@ class SeriesStore {
 
   // Series keyed by their own labels, found by a Labels value (heterogeneous lookup), so
   // that each label set is stored once, in its Series.
+  // Keys are the labels' canonical encodings (equal label sets, equal bytes).
   struct SeriesHash {
     using is_transparent = void;
-    size_t operator()(const Labels& l) const { return absl::Hash<Labels>{}(l); }
-    size_t operator()(const SeriesPtr& s) const { return (*this)(s->labels()); }
+    size_t operator()(std::string_view encoded) const {
+      return absl::Hash<std::string_view>{}(encoded);
+    }
+    size_t operator()(const Labels& l) const { return (*this)(l.encoded()); }
+    size_t operator()(const SeriesPtr& s) const { return (*this)(s->labels().encoded()); }
   };
   struct SeriesEq {
     using is_transparent = void;
-    static const Labels& Of(const Labels& l) { return l; }
-    static const Labels& Of(const SeriesPtr& s) { return s->labels(); }
+    static std::string_view Of(std::string_view encoded) { return encoded; }
+    static std::string_view Of(const Labels& l) { return l.encoded(); }
+    static std::string_view Of(const SeriesPtr& s) { return s->labels().encoded(); }
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const {
       return Of(a) == Of(b);
     }
   };
 
+  // `labels` is null or the Labels of `encoded`.
+  AppendResult AppendImpl(std::string_view encoded, const Labels* labels,
+                          std::span<const Sample> samples);
   size_t CapacityFor(std::span<const Sample> samples) const;
   std::shared_ptr<const Index> LoadIndex() const;
 

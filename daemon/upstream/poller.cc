@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -202,6 +206,12 @@ absl::Status Poller::RunRound(int64_t p_ms) {
     if (first_error.ok()) first_error = st;
   }
   sink_->Publish();
+#if defined(__GLIBC__)
+  // A round's response bodies and decoder buffers are freed by now; hand their pages back
+  // to the system instead of keeping them in malloc's free lists until the next round
+  // (glibc otherwise returns only the top of its heaps).
+  malloc_trim(0);
+#endif
   const bool ok = first_error.ok();
   if (ok) {
     sink_->AdvanceCompleteThrough(p_ms - interval_ms_);
@@ -280,7 +290,13 @@ absl::Status Poller::PollSelector(const config::Input& input, InputProgress& pro
   while (from < p_ms) {
     const int64_t end = std::min(p_ms, from + max_span);
     const std::string query = Cat(input.selector.text(), "[", end - from, "ms]");
-    absl::StatusOr<QueryResult> result = api_->Query(query, end);
+    // Series go to the sink as they are decoded: a large response is never held decoded.
+    int64_t appended = 0;
+    absl::StatusOr<QueryResult> result =
+        api_->Query(query, end, [&](std::string_view labels, std::span<const Sample> samples) {
+          appended += static_cast<int64_t>(sink_->AppendEncoded(labels, samples));
+        });
+    ingested += appended;
     if (!result.ok()) return result.status();
     ingested += Ingest(*result, nullptr);
     progress.done_ms = end;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -69,6 +70,11 @@ class IngestSink {
   virtual ~IngestSink() = default;
   // Appends time-ordered samples of one series; returns how many were new.
   virtual size_t Append(const Labels& labels, std::span<const Sample> samples) = 0;
+  // The same with the labels as Labels::encoded() bytes (so that a known series costs no
+  // Labels allocation).
+  virtual size_t AppendEncoded(std::string_view encoded_labels, std::span<const Sample> samples) {
+    return Append(Labels::FromEncoded(encoded_labels), samples);
+  }
   virtual void Publish() = 0;
   virtual void AdvanceCompleteThrough(int64_t t_ms) = 0;
 };

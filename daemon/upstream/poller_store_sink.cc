@@ -14,6 +14,9 @@ class StoreSink : public IngestSink {
   size_t Append(const Labels& labels, std::span<const Sample> samples) override {
     return store_->Append(labels, samples).appended;
   }
+  size_t AppendEncoded(std::string_view encoded_labels, std::span<const Sample> samples) override {
+    return store_->AppendEncoded(encoded_labels, samples).appended;
+  }
   void Publish() override { store_->Publish(); }
   void AdvanceCompleteThrough(int64_t t_ms) override { store_->AdvanceCompleteThrough(t_ms); }
 

@@ -61,6 +61,9 @@ struct Ctx {
   size_t samples = 0;
   size_t max_samples = 0;
   LabelsBuilder labels;  // Reused for every series.
+  // When set, series go here instead of into QueryResult::series.
+  const SeriesVisitor* visit = nullptr;
+  std::vector<Sample> visit_samples;  // Reused for every visited series.
 
   std::string At() const {
     const char* p = nullptr;
@@ -198,8 +201,9 @@ absl::Status CountSample(Ctx& ctx) {
 }
 
 // `path` yields the path for messages; called only on error (this runs once per series).
+// Leaves the labels in ctx.labels.
 template <typename PathFn>
-absl::Status ReadLabels(Ctx& ctx, od::value v, PathFn path, Labels& out) {
+absl::Status ReadLabels(Ctx& ctx, od::value v, PathFn path) {
   od::json_type t;
   PF_JSON(v.type().get(t), path());
   if (t != od::json_type::object) return ctx.Expected(path(), "an object of labels", t);
@@ -219,7 +223,6 @@ absl::Status ReadLabels(Ctx& ctx, od::value v, PathFn path, Labels& out) {
     PF_JSON(fv.get_string().get(value), Cat(path(), ".", key));
     labels.Add(key, value);
   }
-  out = labels.Build();
   return absl::OkStatus();
 }
 
@@ -241,6 +244,9 @@ absl::Status ReadSeries(Ctx& ctx, od::value v, size_t index, QueryResult& out, S
   od::object o;
   PF_JSON(v.get_object().get(o), path());
   SeriesData series;
+  // Visited series collect their samples in the reused ctx.samples.
+  std::vector<Sample>& samples = ctx.visit != nullptr ? ctx.visit_samples : series.samples;
+  samples.clear();
   bool has_metric = false, has_samples = false;
   for (auto fr : o) {
     od::field f;
@@ -249,15 +255,14 @@ absl::Status ReadSeries(Ctx& ctx, od::value v, size_t index, QueryResult& out, S
     PF_JSON(f.unescaped_key().get(key), path());
     if (key == "metric") {
       has_metric = true;
-      PF_RETURN_IF_ERROR(ReadLabels(
-          ctx, f.value(), [&] { return path() + ".metric"; }, series.labels));
+      PF_RETURN_IF_ERROR(ReadLabels(ctx, f.value(), [&] { return path() + ".metric"; }));
     } else if (key == "value") {
       has_samples = seen.value = true;
       Sample s;
       PF_RETURN_IF_ERROR(ReadPair(
           ctx, f.value(), [&] { return path() + ".value"; }, s, nullptr));
       PF_RETURN_IF_ERROR(CountSample(ctx));
-      series.samples.push_back(s);
+      samples.push_back(s);
     } else if (key == "values") {
       has_samples = seen.values = true;
       od::value vals = f.value();
@@ -276,10 +281,10 @@ absl::Status ReadSeries(Ctx& ctx, od::value v, size_t index, QueryResult& out, S
         Sample s;
         PF_RETURN_IF_ERROR(ReadPair(ctx, e, sample_path, s, nullptr));
         PF_RETURN_IF_ERROR(CountSample(ctx));
-        if (!series.samples.empty() && s.time_ms <= series.samples.back().time_ms) {
+        if (!samples.empty() && s.time_ms <= samples.back().time_ms) {
           return ctx.Shape(sample_path(), "samples are not in ascending time order");
         }
-        series.samples.push_back(s);
+        samples.push_back(s);
         ++i;
       }
     } else if (key == "histogram" || key == "histograms") {
@@ -300,7 +305,13 @@ absl::Status ReadSeries(Ctx& ctx, od::value v, size_t index, QueryResult& out, S
   }
   if (!has_metric) return ctx.Shape(path(), "missing field \"metric\"");
   if (!has_samples) return ctx.Shape(path(), "missing field \"value\" or \"values\"");
-  if (!series.samples.empty()) out.series.push_back(std::move(series));
+  if (samples.empty()) return absl::OkStatus();
+  if (ctx.visit != nullptr) {
+    (*ctx.visit)(ctx.labels.Encode(), samples);
+  } else {
+    series.labels = ctx.labels.Build();
+    out.series.push_back(std::move(series));
+  }
   return absl::OkStatus();
 }
 
@@ -410,7 +421,7 @@ absl::StatusCode CodeForErrorType(std::string_view error_type) {
 template <typename ReadData>
 absl::Status DecodeEnvelope(simdjson::ondemand::parser& parser, const std::string& body,
                             size_t max_samples, std::vector<std::string>& warnings,
-                            ReadData read_data) {
+                            ReadData read_data, const SeriesVisitor* visit = nullptr) {
   simdjson::padded_string copy;
   simdjson::padded_string_view view;
   if (body.capacity() - body.size() >= simdjson::SIMDJSON_PADDING) {
@@ -423,6 +434,7 @@ absl::Status DecodeEnvelope(simdjson::ondemand::parser& parser, const std::strin
   Ctx ctx;
   ctx.base = view.data();
   ctx.max_samples = max_samples;
+  ctx.visit = visit;
   if (simdjson::error_code e = parser.iterate(view).get(doc); e != simdjson::SUCCESS) {
     return ctx.Json(e, "response");
   }
@@ -506,6 +518,15 @@ std::string_view ResultTypeName(ResultType type) {
 class PromJsonDecoder::Impl {
  public:
   explicit Impl(DecodeOptions options) : options(options) {}
+
+  // Frees the parser's buffers after a large document: they take about as much memory as the
+  // document again (structural index, string copies) and would otherwise stay held between
+  // polls. Small documents keep them.
+  void ReleaseLargeBuffers() {
+    if (parser.capacity() > kKeepParserCapacity) parser = od::parser();
+  }
+
+  static constexpr size_t kKeepParserCapacity = 1 << 20;
   DecodeOptions options;
   od::parser parser;
 };
@@ -514,12 +535,26 @@ PromJsonDecoder::PromJsonDecoder(DecodeOptions options) : impl_(std::make_unique
 PromJsonDecoder::~PromJsonDecoder() = default;
 
 absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQuery(const std::string& body) {
+  return DecodeQueryImpl(body, nullptr);
+}
+
+absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQuery(const std::string& body,
+                                                         SeriesVisitor visit) {
+  return DecodeQueryImpl(body, &visit);
+}
+
+absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQueryImpl(const std::string& body,
+                                                             const SeriesVisitor* visit) {
   QueryResult result;
+  struct Release {
+    Impl* impl;
+    ~Release() { impl->ReleaseLargeBuffers(); }
+  } release{impl_.get()};
   try {
     std::vector<std::string> warnings;
-    absl::Status st =
-        DecodeEnvelope(impl_->parser, body, impl_->options.max_samples, warnings,
-                       [&](Ctx& ctx, od::value data) { return ReadQueryData(ctx, data, result); });
+    absl::Status st = DecodeEnvelope(
+        impl_->parser, body, impl_->options.max_samples, warnings,
+        [&](Ctx& ctx, od::value data) { return ReadQueryData(ctx, data, result); }, visit);
     if (!st.ok()) return st;
     warnings.insert(warnings.end(), std::make_move_iterator(result.warnings.begin()),
                     std::make_move_iterator(result.warnings.end()));

@@ -7,10 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "daemon/model/labels.h"
 #include "daemon/model/sample.h"
@@ -41,6 +43,12 @@ struct QueryResult {
   std::vector<std::string> warnings;  // Prometheus "warnings", then "infos" and decoder notes.
 };
 
+// Receives each series of a matrix or vector result as soon as it is decoded: its labels in
+// Labels' canonical encoding (Labels::FromEncoded) and its samples, ascending by time; both
+// valid only during the call.
+using SeriesVisitor =
+    absl::FunctionRef<void(std::string_view encoded_labels, std::span<const Sample> samples)>;
+
 struct DecodeOptions {
   // A response holding more samples than this (over all series) fails with
   // RESOURCE_EXHAUSTED; decoding stops there.
@@ -66,6 +74,11 @@ class PromJsonDecoder {
   //   more than max_samples samples -> RESOURCE_EXHAUSTED.
   // All failures carry a FailureReason (daemon/upstream/errors.h).
   absl::StatusOr<QueryResult> DecodeQuery(const std::string& body);
+  // As above, but hands the series of a matrix or vector to `visit` instead of collecting
+  // them in QueryResult::series (a scalar or string result is still returned there), so
+  // that a large response is not held decoded all at once. On an error, the series decoded
+  // before it have been visited.
+  absl::StatusOr<QueryResult> DecodeQuery(const std::string& body, SeriesVisitor visit);
 
   // Decodes /api/v1/status/config and returns global.scrape_interval in milliseconds
   // (Prometheus's default, 1m, when absent). Same error contract as DecodeQuery; a YAML or
@@ -73,6 +86,8 @@ class PromJsonDecoder {
   absl::StatusOr<int64_t> DecodeScrapeIntervalMs(const std::string& body);
 
  private:
+  absl::StatusOr<QueryResult> DecodeQueryImpl(const std::string& body, const SeriesVisitor* visit);
+
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -72,6 +72,16 @@ absl::StatusOr<T> Interpret(const std::string& url, const HttpResponse& response
 }  // namespace
 
 absl::StatusOr<QueryResult> PrometheusApi::Query(std::string_view expr, int64_t time_ms) {
+  return QueryImpl(expr, time_ms, nullptr);
+}
+
+absl::StatusOr<QueryResult> PrometheusApi::Query(std::string_view expr, int64_t time_ms,
+                                                 SeriesVisitor visit) {
+  return QueryImpl(expr, time_ms, &visit);
+}
+
+absl::StatusOr<QueryResult> PrometheusApi::QueryImpl(std::string_view expr, int64_t time_ms,
+                                                     const SeriesVisitor* visit) {
   const std::string url = Cat(http_->base_url(), "/api/v1/query");
   absl::StatusOr<HttpResponse> response =
       http_->PostForm("/api/v1/query", {{"query", std::string(expr)},
@@ -79,8 +89,13 @@ absl::StatusOr<QueryResult> PrometheusApi::Query(std::string_view expr, int64_t 
                                         {"timeout", FormatDurationMs(timeout_ms_)}});
   absl::StatusOr<QueryResult> result =
       response.ok()
-          ? Interpret<QueryResult>(
-                url, *response, [&](const std::string& body) { return decoder_.DecodeQuery(body); })
+          ? Interpret<QueryResult>(url, *response,
+                                   [&](const std::string& body) {
+                                     // Only a success answer feeds the visitor.
+                                     return visit != nullptr && response->status / 100 == 2
+                                                ? decoder_.DecodeQuery(body, *visit)
+                                                : decoder_.DecodeQuery(body);
+                                   })
           : absl::StatusOr<QueryResult>(response.status());
   if (!result.ok()) return Prefix(result.status(), Cat("query `", expr, "`"));
   return result;

@@ -32,6 +32,9 @@ class PrometheusApi {
 
   // POST /api/v1/query: `expr` evaluated at `time_ms`.
   absl::StatusOr<QueryResult> Query(std::string_view expr, int64_t time_ms);
+  // As above, handing each series of a matrix or vector result to `visit` as it is decoded
+  // (PromJsonDecoder::DecodeQuery with a visitor).
+  absl::StatusOr<QueryResult> Query(std::string_view expr, int64_t time_ms, SeriesVisitor visit);
   // POST /api/v1/query_range on the grid start_ms, start_ms + step_ms, ... <= end_ms.
   // REQUIRES: step_ms > 0, start_ms <= end_ms.
   absl::StatusOr<QueryResult> QueryRange(std::string_view expr, int64_t start_ms, int64_t end_ms,
@@ -51,6 +54,8 @@ class PrometheusApi {
   const std::string& url() const;
 
  private:
+  absl::StatusOr<QueryResult> QueryImpl(std::string_view expr, int64_t time_ms,
+                                        const SeriesVisitor* visit);
   PrometheusApi(std::unique_ptr<HttpClient> http, PrometheusApiOptions options, int64_t timeout_ms);
 
   std::unique_ptr<HttpClient> http_;

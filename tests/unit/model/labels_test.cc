@@ -12,6 +12,8 @@ namespace {
 
 using ::testing::ElementsAre;
 
+Labels L(std::vector<Label> l) { return Labels(std::move(l)); }
+
 TEST(LabelsTest, SortsByName) {
   Labels l({{"job", "node"}, {"__name__", "up"}, {"instance", "a:9100"}});
   EXPECT_THAT(l.items(), ElementsAre(Label{"__name__", "up"}, Label{"instance", "a:9100"},
@@ -84,6 +86,39 @@ TEST(LabelsTest, ToStringPrometheusNotation) {
 TEST(LabelsTest, ToStringEscapesValues) {
   Labels l({{"a", "say \"hi\""}, {"b", "back\\slash"}, {"c", "two\nlines"}});
   EXPECT_EQ(l.ToString(), R"({a="say \"hi\"", b="back\\slash", c="two\nlines"})");
+}
+
+TEST(LabelsTest, EncodingIsCanonicalAndRoundTrips) {
+  // Well-known and other names, long values, and input order must not matter.
+  const std::string long_value(300, 'v');
+  Labels a({{"zz_custom", long_value}, {"__name__", "up"}, {"job", "j"}, {"a", "1"}});
+  LabelsBuilder b;
+  b.Add("a", "1");
+  b.Add("job", "x");
+  b.Add("__name__", "up");
+  b.Add("zz_custom", long_value);
+  b.Add("job", "j");  // Last one wins.
+  b.Add("gone", "");
+  EXPECT_EQ(b.Encode(), a.encoded());
+  EXPECT_EQ(b.Build(), a);
+  EXPECT_EQ(Labels::FromEncoded(a.encoded()), a);
+  EXPECT_EQ(a.Get("zz_custom"), long_value);
+  EXPECT_EQ(a.size(), 4u);
+  Labels copy = a;
+  EXPECT_EQ(copy, a);
+  Labels moved = std::move(copy);
+  EXPECT_EQ(moved, a);
+  EXPECT_TRUE(Labels().encoded().empty());
+  EXPECT_TRUE(Labels(std::vector<Label>{{"a", ""}}).encoded().empty());
+}
+
+TEST(LabelsTest, OrderIsLexicographicOverNamesThenValues) {
+  // As a sorted vector of (name, value) pairs compares, whatever the name codes.
+  EXPECT_LT(L({{"a", "1"}}), L({{"a", "1"}, {"b", "1"}}));
+  EXPECT_LT(L({{"__name__", "z"}}), L({{"a", "a"}}));
+  EXPECT_LT(L({{"instance", "a"}, {"job", "z"}}), L({{"instance", "b"}, {"job", "a"}}));
+  EXPECT_LT(L({{"job", "a"}}), L({{"joc", "a"}}));
+  EXPECT_GT(L({{"mode", "b"}}), L({{"mode", "a"}, {"zone", "z"}}));
 }
 
 }  // namespace

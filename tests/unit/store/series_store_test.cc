@@ -151,5 +151,25 @@ TEST(SeriesStoreTest, ConcurrentReadersWhileWriterIngests) {
   EXPECT_EQ(store.Stats().series, 50);
 }
 
+TEST(SeriesStoreTest, AppendEncodedFindsTheSameSeries) {
+  SeriesStore store(Opts());
+  const Sample a[] = {{1000, 1}};
+  const Sample b[] = {{2000, 2}};
+  store.Append(Metric("up", "node"), a);
+  LabelsBuilder builder;
+  builder.Add("job", "node");
+  builder.Add("instance", "a:1");
+  builder.Add("__name__", "up");
+  EXPECT_EQ(store.AppendEncoded(builder.Encode(), b).appended, 1u);
+  builder.Clear();
+  builder.Add("__name__", "down");
+  EXPECT_EQ(store.AppendEncoded(builder.Encode(), b).appended, 1u);
+  store.Publish();
+  ASSERT_EQ(store.All().size(), 2u);
+  EXPECT_EQ(store.All()[0]->labels(), L({{"__name__", "down"}}));
+  EXPECT_EQ(store.All()[1]->labels(), Metric("up", "node"));
+  EXPECT_EQ(store.All()[1]->ring().size(), 2u);
+}
+
 }  // namespace
 }  // namespace promfeed::store

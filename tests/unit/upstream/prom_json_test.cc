@@ -367,5 +367,36 @@ TEST(PromJsonDecoderTest, ScrapeIntervalFromStatusConfig) {
   EXPECT_EQ(ms.status().code(), absl::StatusCode::kInternal);
 }
 
+TEST(PromJsonDecoderTest, VisitorGetsEachSeriesInsteadOfTheResult) {
+  PromJsonDecoder decoder;
+  std::vector<std::pair<Labels, std::vector<Sample>>> seen;
+  absl::StatusOr<QueryResult> r =
+      decoder.DecodeQuery(kMatrix, [&](std::string_view labels, std::span<const Sample> samples) {
+        seen.emplace_back(Labels::FromEncoded(labels),
+                          std::vector<Sample>(samples.begin(), samples.end()));
+      });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, ResultType::kMatrix);
+  EXPECT_TRUE(r->series.empty());
+  absl::StatusOr<QueryResult> whole = decoder.DecodeQuery(kMatrix);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  ASSERT_EQ(seen.size(), whole->series.size());
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].first, whole->series[i].labels);
+    EXPECT_EQ(seen[i].second.size(), whole->series[i].samples.size());
+  }
+  // Series before an error have been visited; the error is reported as without a visitor.
+  seen.clear();
+  const std::string bad = R"({"status":"success","data":{"resultType":"vector","result":[
+      {"metric":{"a":"1"},"value":[1,"1"]},{"metric":{"a":"2"},"value":[1,"x"]}]}})";
+  r = decoder.DecodeQuery(bad, [&](std::string_view labels, std::span<const Sample> samples) {
+    seen.emplace_back(Labels::FromEncoded(labels),
+                      std::vector<Sample>(samples.begin(), samples.end()));
+  });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, L({{"a", "1"}}));
+}
+
 }  // namespace
 }  // namespace promfeed::upstream
