@@ -30,11 +30,8 @@ export PROMFEED_BIN="$BUILD_DIR/daemon/promfeed" PROMFEED_REQUIRE_DAEMON=1
 run "integration tests (real Prometheus + daemon)" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/integration"
 run "security tests" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/security"
-# Fault tests (tests/faults: hostile upstream, Prometheus outage, 50 clients, SIGTERM) run
-# separately for now: its outage test failed in one CI run (24 of 25 passed) and is being
-# made deterministic. Run: PROMFEED_BIN=build/daemon/promfeed build/venv/bin/python -m pytest tests/faults
-# Sanitizer builds (scripts/sanitize.sh: ASan+UBSan unit+integration, TSan store+server) are
-# two more full builds; they are not yet proven to fit CI's time, so they run separately.
+run "fault tests (outage, hostile upstream, 50 clients, SIGTERM)" \
+  "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/faults"
 run "fuzzing (libFuzzer, 20 s per target)" env FUZZ_SECONDS=20 "$ROOT/scripts/fuzz.sh"
 run "operations tests (web, metrics, reload, systemd)" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/ops"
@@ -43,6 +40,8 @@ run "Python reader tests" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/client/p
 if [ -x "$ROOT/client/python/scripts/check-stubs.sh" ]; then
   run "generated stubs match proto" "$ROOT/client/python/scripts/check-stubs.sh"
 fi
+# Two more builds (ASan+UBSan: unit + integration tests; TSan: store and gRPC stream tests).
+run "sanitizers (ASan+UBSan, TSan)" env PYTHON="$PY" "$ROOT/scripts/sanitize.sh"
 run "Python lint (ruff)" "$BUILD_DIR/venv/bin/ruff" check "$ROOT/client/python" "$ROOT/tests"
 run "C++ format (clang-format)" "$ROOT/scripts/check-format.sh"
 
