@@ -66,15 +66,13 @@ def run_with_tty_stderr(
     return out.decode(), err, p.returncode, first
 
 
+def tail_argv(daemon) -> list[str]:
+    """promfeedctl tail of COUNT rows of `up`, as CSV."""
+    return [str(ctl_bin()), f"--target={daemon.target}", "tail", f"--count={COUNT}", "--csv", "up"]
+
+
 def test_tail_shows_a_progress_line_on_a_terminal(daemon) -> None:
-    argv = [
-        str(ctl_bin()),
-        f"--target={daemon.target}",
-        "tail",
-        f"--count={COUNT}",
-        "--csv",
-        "up",
-    ]
+    argv = tail_argv(daemon)
     start = time.monotonic()
     out, err, rc, first = run_with_tty_stderr(argv)
     took = time.monotonic() - start
@@ -105,14 +103,7 @@ def test_tail_shows_a_progress_line_on_a_terminal(daemon) -> None:
 
 
 def test_no_progress_bytes_when_stderr_is_not_a_terminal(daemon) -> None:
-    argv = [
-        str(ctl_bin()),
-        f"--target={daemon.target}",
-        "tail",
-        f"--count={COUNT}",
-        "--csv",
-        "up",
-    ]
+    argv = tail_argv(daemon)
     p = subprocess.run(argv, capture_output=True, timeout=60, check=False)
     assert p.returncode == 0, p.stderr
     assert len(p.stdout.decode().splitlines()) == 1 + COUNT
