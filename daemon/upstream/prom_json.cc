@@ -48,6 +48,24 @@ std::string_view JsonTypeName(od::json_type t) {
   return "an unknown value";
 }
 
+// The text of a JSON string without escapes (Prometheus's label names, label values and sample
+// values have none, in practice), read where it is in the body instead of from simdjson's
+// unescaped copy; false when it has escapes. `p` points just past the opening quote; stage 1
+// has checked that every string is closed.
+bool RawString(const char* p, std::string_view& out) {
+  const char* q = p;
+  while (*q != '"' && *q != '\\') ++q;
+  if (*q == '\\') return false;
+  out = std::string_view(p, static_cast<size_t>(q - p));
+  return true;
+}
+
+// The same for a string value given by its raw token (quotes and trailing space included).
+bool RawString(std::string_view token, std::string_view& out) {
+  if (token.size() < 2 || token.front() != '"') return false;
+  return RawString(token.data() + 1, out);
+}
+
 bool IsShapeError(simdjson::error_code e) {
   return e == simdjson::INCORRECT_TYPE || e == simdjson::NUMBER_ERROR ||
          e == simdjson::NO_SUCH_FIELD || e == simdjson::NUMBER_OUT_OF_RANGE;
@@ -172,7 +190,9 @@ absl::Status ReadPair(Ctx& ctx, od::value v, PathFn path, Sample& sample, std::s
         return ctx.Expected(Cat(path(), "[1]"), "a string (sample value)", t);
       }
       std::string_view s;
-      PF_JSON(e.get_string().get(s), Cat(path(), "[1]"));
+      if (text != nullptr || !RawString(e.raw_json_token(), s)) {
+        PF_JSON(e.get_string().get(s), Cat(path(), "[1]"));
+      }
       if (text != nullptr) {
         text->assign(s);
         sample.value = std::numeric_limits<double>::quiet_NaN();
@@ -215,12 +235,14 @@ absl::Status ReadLabels(Ctx& ctx, od::value v, PathFn path) {
     od::field f;
     PF_JSON(std::move(fr).get(f), path());
     std::string_view key;
-    PF_JSON(f.unescaped_key().get(key), path());
+    if (!RawString(f.key().raw(), key)) PF_JSON(f.unescaped_key().get(key), path());
     od::value fv = f.value();
     PF_JSON(fv.type().get(t), Cat(path(), ".", key));
     if (t != od::json_type::string) return ctx.Expected(Cat(path(), ".", key), "a string", t);
     std::string_view value;
-    PF_JSON(fv.get_string().get(value), Cat(path(), ".", key));
+    if (!RawString(fv.raw_json_token(), value)) {
+      PF_JSON(fv.get_string().get(value), Cat(path(), ".", key));
+    }
     labels.Add(key, value);
   }
   return absl::OkStatus();

@@ -398,5 +398,16 @@ TEST(PromJsonDecoderTest, VisitorGetsEachSeriesInsteadOfTheResult) {
   EXPECT_EQ(seen[0].first, L({{"a", "1"}}));
 }
 
+TEST(PromJsonDecoderTest, EscapesInLabelNamesAndValuesAreDecoded) {
+  // Plain strings are read in place; any escape takes simdjson's unescaping path.
+  absl::StatusOr<QueryResult> r = Decode(R"({"status":"success","data":{"resultType":"vector",
+      "result":[{"metric":{"a\u0062":"\u003cx\u003e","plain":"v","q":"a\\b"},
+                 "value":[1,"1\u002e5"]}]}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->series.size(), 1u);
+  EXPECT_EQ(r->series[0].labels, L({{"ab", "<x>"}, {"plain", "v"}, {"q", "a\\b"}}));
+  EXPECT_EQ(r->series[0].samples[0].value, 1.5);
+}
+
 }  // namespace
 }  // namespace promfeed::upstream
