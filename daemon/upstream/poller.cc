@@ -206,10 +206,12 @@ absl::Status Poller::RunRound(int64_t p_ms) {
     if (first_error.ok()) first_error = st;
   }
   sink_->Publish();
+  // Between rounds hold no memory sized by the last responses: free the decoder's buffers
+  // and hand the pages of the freed response bodies back to the system instead of keeping
+  // them in malloc's free lists until the next round (glibc otherwise returns only the top
+  // of its heaps).
+  if (api_) api_->ReleaseMemory();
 #if defined(__GLIBC__)
-  // A round's response bodies and decoder buffers are freed by now; hand their pages back
-  // to the system instead of keeping them in malloc's free lists until the next round
-  // (glibc otherwise returns only the top of its heaps).
   malloc_trim(0);
 #endif
   const bool ok = first_error.ok();

@@ -541,13 +541,6 @@ class PromJsonDecoder::Impl {
  public:
   explicit Impl(DecodeOptions options) : options(options) {}
 
-  // Frees the parser's buffers after a large document: they take about as much memory as the
-  // document again (structural index, string copies) and would otherwise stay held between
-  // polls. Small documents keep them.
-  void ReleaseLargeBuffers() {
-    if (parser.capacity() > kKeepParserCapacity) parser = od::parser();
-  }
-
   static constexpr size_t kKeepParserCapacity = 1 << 20;
   DecodeOptions options;
   od::parser parser;
@@ -555,6 +548,10 @@ class PromJsonDecoder::Impl {
 
 PromJsonDecoder::PromJsonDecoder(DecodeOptions options) : impl_(std::make_unique<Impl>(options)) {}
 PromJsonDecoder::~PromJsonDecoder() = default;
+
+void PromJsonDecoder::ReleaseMemory() {
+  if (impl_->parser.capacity() > Impl::kKeepParserCapacity) impl_->parser = od::parser();
+}
 
 absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQuery(const std::string& body) {
   return DecodeQueryImpl(body, nullptr);
@@ -568,10 +565,6 @@ absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQuery(const std::string& body
 absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQueryImpl(const std::string& body,
                                                              const SeriesVisitor* visit) {
   QueryResult result;
-  struct Release {
-    Impl* impl;
-    ~Release() { impl->ReleaseLargeBuffers(); }
-  } release{impl_.get()};
   try {
     std::vector<std::string> warnings;
     absl::Status st = DecodeEnvelope(

@@ -85,6 +85,11 @@ class PromJsonDecoder {
   // duration error in data.yaml is INVALID_ARGUMENT with its line and column.
   absl::StatusOr<int64_t> DecodeScrapeIntervalMs(const std::string& body);
 
+  // Frees the parse buffers if the last documents made them large (they take about as much
+  // memory as the largest document again: structural index, unescaped strings); the next
+  // decode allocates them anew. For callers that decode large documents only now and then.
+  void ReleaseMemory();
+
  private:
   absl::StatusOr<QueryResult> DecodeQueryImpl(const std::string& body, const SeriesVisitor* visit);
 

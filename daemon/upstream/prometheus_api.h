@@ -47,6 +47,9 @@ class PrometheusApi {
   // PERMISSION_DENIED (403), NOT_FOUND (404) or FAILED_PRECONDITION (other 4xx) with the
   // start of the body. Query errors name the PromQL that failed.
 
+  // Frees the decoder's buffers if large (PromJsonDecoder::ReleaseMemory).
+  void ReleaseMemory() { decoder_.ReleaseMemory(); }
+
   // Aborts the request in flight and fails every later one with CANCELLED. Thread-safe.
   void Cancel();
 
