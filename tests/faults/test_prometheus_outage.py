@@ -51,12 +51,13 @@ def test_prometheus_killed_and_restarted(tmp_path: Path) -> None:
     if not procs.daemon_bin().exists():
         pytest.skip(f"no daemon binary at {procs.daemon_bin()}")
     ne = procs.start_node_exporter(tmp_path / "ne")
-    prom = procs.start_prometheus(tmp_path / "prom", "1s", {"node": [ne.address]})
-    cfg = daemon_config(prom.url, [{"selector": s} for s in SELECTORS])
-    cfg["upstream"]["timeout"] = "2s"
-    d = procs.start_daemon(cfg, tmp_path / "promfeed")
-    stub = fu.Stub(d.target)
+    prom = d = stub = None  # Stopped in `finally` whatever failed to start.
     try:
+        prom = procs.start_prometheus(tmp_path / "prom", "1s", {"node": [ne.address]})
+        cfg = daemon_config(prom.url, [{"selector": s} for s in SELECTORS])
+        cfg["upstream"]["timeout"] = "2s"
+        d = procs.start_daemon(cfg, tmp_path / "promfeed")
+        stub = fu.Stub(d.target)
         procs.wait_until(
             lambda: stub.status().complete_through_ms > time.time() * 1000 - 3000, 30, "live"
         )
@@ -150,7 +151,8 @@ def test_prometheus_killed_and_restarted(tmp_path: Path) -> None:
         assert outage_rows > 0
         assert lost == 0, f"{lost} differences against Prometheus"
     finally:
-        stub.close()
-        d.stop()
-        prom.stop()
-        ne.stop()
+        if stub is not None:
+            stub.close()
+        for p in (d, prom, ne):
+            if p is not None:
+                p.stop()
