@@ -56,6 +56,7 @@ Poller::Poller(config::Config config, std::unique_ptr<IngestSink> sink, PollerOp
       interval_ms_(std::max<int64_t>(1, config_.poll_interval_ms)),
       tick_offset_ms_(options_.tick_offset_ms >= 0 ? options_.tick_offset_ms
                                                    : std::min<int64_t>(1000, interval_ms_ / 4)),
+      lock_phase_(options_.tick_offset_ms < 0),
       sink_(std::move(sink)),
       progress_(config_.inputs.size()) {
   absl::StatusOr<std::unique_ptr<PrometheusApi>> api = PrometheusApi::Create(
@@ -158,9 +159,9 @@ absl::StatusOr<int64_t> Poller::ResolvePollIntervalMs(const config::Config& conf
   return *ms;
 }
 
-absl::Status Poller::PollOnce(int64_t p_ms) {
+absl::Status Poller::PollOnce(int64_t p_ms, int64_t eval_ms) {
   if (!api_status_.ok()) return api_status_;
-  return RunRound(p_ms);
+  return RunRound(p_ms, eval_ms < 0 ? p_ms : eval_ms);
 }
 
 void Poller::Run() {
@@ -172,7 +173,7 @@ void Poller::Run() {
     int64_t next_ms;
     if (last_success_p_ && p <= *last_success_p_) {
       next_ms = *last_success_p_ + interval_ms_ + tick_offset_ms_;  // Woke early.
-    } else if (RunRound(p).ok()) {
+    } else if (RunRound(p, now).ok()) {
       next_ms = p + interval_ms_ + tick_offset_ms_;
     } else {
       next_ms = NowMs() + BackoffDelayMs(consecutive_failures_, interval_ms_, jitter(rng));
@@ -185,7 +186,7 @@ void Poller::Run() {
   }
 }
 
-absl::Status Poller::RunRound(int64_t p_ms) {
+absl::Status Poller::RunRound(int64_t p_ms, int64_t eval_ms) {
   const auto wall_start = std::chrono::steady_clock::now();
   const bool backfill = !last_success_p_.has_value() && !seeded_;
   absl::Status first_error;
@@ -195,7 +196,7 @@ absl::Status Poller::RunRound(int64_t p_ms) {
     const config::Input& input = config_.inputs[i];
     absl::Status st = input.kind == config::Input::Kind::kExpr
                           ? PollExpr(input, progress_[i], p_ms, ingested)
-                          : PollSelector(input, progress_[i], p_ms, ingested);
+                          : PollSelector(input, progress_[i], eval_ms, ingested);
     if (st.ok()) continue;
     const FailureReason reason = ReasonOf(st);
     failures.push_back(reason);
@@ -216,6 +217,7 @@ absl::Status Poller::RunRound(int64_t p_ms) {
 #endif
   const bool ok = first_error.ok();
   if (ok) {
+    if (lock_phase_) LockPhase();
     sink_->AdvanceCompleteThrough(p_ms - interval_ms_);
     if (consecutive_failures_ > 0) {
       spdlog::info("poll recovered url={} failed_rounds={}", api_->url(), consecutive_failures_);
@@ -280,6 +282,28 @@ absl::Status Poller::RunRound(int64_t p_ms) {
   return first_error;
 }
 
+void Poller::LockPhase() {
+  std::vector<int> seen;
+  for (int b = 0; b < kPhaseBuckets; ++b) {
+    if (phase_seen_[b]) seen.push_back(b);
+  }
+  phase_seen_.fill(false);
+  if (seen.empty()) return;
+  // Poll right after the scrapes that precede the longest quiet stretch: their samples are
+  // then at most the allowance old when polled, and every other series' at most an interval.
+  int before_gap = seen.back();
+  int widest = seen.front() + kPhaseBuckets - seen.back();
+  for (size_t i = 1; i < seen.size(); ++i) {
+    if (seen[i] - seen[i - 1] > widest) {
+      widest = seen[i] - seen[i - 1];
+      before_gap = seen[i - 1];
+    }
+  }
+  // Time for Prometheus to finish the scrape and ingest its samples.
+  const int64_t allowance = std::min<int64_t>(100, interval_ms_ / 10);
+  tick_offset_ms_ = ((before_gap + 1) * interval_ms_ / kPhaseBuckets + allowance) % interval_ms_;
+}
+
 absl::Status Poller::PollSelector(const config::Input& input, InputProgress& progress, int64_t p_ms,
                                   int64_t& ingested) {
   // Read (from, p]: from the last successful evaluation minus one interval (samples that
@@ -297,6 +321,11 @@ absl::Status Poller::PollSelector(const config::Input& input, InputProgress& pro
     absl::StatusOr<QueryResult> result =
         api_->Query(query, end, [&](std::string_view labels, std::span<const Sample> samples) {
           appended += static_cast<int64_t>(sink_->AppendEncoded(labels, samples));
+          if (!samples.empty()) {
+            const int64_t phase =
+                samples.back().time_ms - FloorToGrid(samples.back().time_ms, interval_ms_);
+            phase_seen_[phase * kPhaseBuckets / interval_ms_] = true;
+          }
         });
     ingested += appended;
     if (!result.ok()) return result.status();

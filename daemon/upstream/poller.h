@@ -5,6 +5,7 @@
 #ifndef PROMFEED_UPSTREAM_POLLER_H_
 #define PROMFEED_UPSTREAM_POLLER_H_
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -91,7 +92,9 @@ struct PollerOptions {
   size_t max_samples_per_response = 50'000'000;
   // Points per series per query: Prometheus refuses query_range over 11,000 points.
   int64_t max_points_per_query = 11'000;
-  // Rounds fire this long after their grid tick; -1: min(1s, interval / 4).
+  // Rounds fire this long after their grid tick. -1: follow the scrapes: start at
+  // min(1s, interval / 4), then after each round move just past the phase of the newest
+  // samples (Poller::LockPhase), so that new samples are polled soon after they land.
   int64_t tick_offset_ms = -1;
   // Wall clock in Unix ms; null: the system clock.
   std::function<int64_t()> now_ms;
@@ -140,10 +143,14 @@ class Poller {
   // max(30s, interval), scaled by `jitter` in [0, 1] to between 80% and 100%.
   static int64_t BackoffDelayMs(int consecutive_failures, int64_t interval_ms, double jitter);
 
-  // Runs one round over all inputs with evaluation time `p_ms` (a grid tick) on the calling
-  // thread, as the poller thread does; returns the first input's error, if any.
+  // Runs one round over all inputs for grid tick `p_ms` on the calling thread, as the poller
+  // thread does, with selectors read up to `eval_ms` (the wall time of the round; -1: p_ms);
+  // returns the first input's error, if any.
   // REQUIRES: Start() not called. For tests and tools.
-  absl::Status PollOnce(int64_t p_ms);
+  absl::Status PollOnce(int64_t p_ms, int64_t eval_ms = -1);
+
+  // How long after their grid tick rounds fire now. Poller thread (or PollOnce caller) only.
+  int64_t tick_offset_ms() const { return tick_offset_ms_; }
 
  private:
   // Per input: how far it has been read. Selector: the evaluation time of its last successful
@@ -153,7 +160,10 @@ class Poller {
   };
 
   void Run();
-  absl::Status RunRound(int64_t p_ms);
+  absl::Status RunRound(int64_t p_ms, int64_t eval_ms);
+  // Moves tick_offset_ms_ just after the bucket of phase_seen_ that precedes its largest
+  // circular gap (plus an ingestion allowance), then clears phase_seen_.
+  void LockPhase();
   absl::Status PollSelector(const config::Input& input, InputProgress& progress, int64_t p_ms,
                             int64_t& ingested);
   absl::Status PollExpr(const config::Input& input, InputProgress& progress, int64_t p_ms,
@@ -164,7 +174,11 @@ class Poller {
   const config::Config config_;
   const PollerOptions options_;
   const int64_t interval_ms_;
-  const int64_t tick_offset_ms_;
+  int64_t tick_offset_ms_;  // Poller thread only.
+  const bool lock_phase_;   // tick_offset_ms was -1.
+  // Phases (time mod interval) of the newest sample of each series read this round.
+  static constexpr int kPhaseBuckets = 64;
+  std::array<bool, kPhaseBuckets> phase_seen_{};
   std::unique_ptr<IngestSink> sink_;
   std::unique_ptr<PrometheusApi> api_;  // Null when api_status_ is an error.
   absl::Status api_status_;

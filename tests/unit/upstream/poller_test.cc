@@ -287,6 +287,38 @@ TEST(PollerTest, BackfillIsChunkedOldestFirst) {
   EXPECT_EQ(stats.samples_ingested_total, 13 + 13 + 12);
 }
 
+TEST(PollerTest, SelectorsAreReadUpToTheRoundsWallTime) {
+  FakePrometheus prom;
+  auto sink = std::make_shared<FakeSink::State>();
+  Poller poller(ConfigFor(prom.url(), {SelectorInput("up")}), std::make_unique<FakeSink>(sink),
+                PollerOptions{});
+  ASSERT_TRUE(poller.PollOnce(kP, kP + 600).ok());
+  std::vector<Call> calls = prom.calls();
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(calls.back().time, kP + 600);  // Samples since the tick are read now, not next round.
+  std::lock_guard<std::mutex> lock(sink->mu);
+  EXPECT_EQ(sink->series["up{instance=\"a\"}"].back().time_ms, kP);
+  EXPECT_THAT(sink->complete_through, ElementsAre(kP - kInterval));  // Still from the tick.
+}
+
+TEST(PollerTest, RoundsMoveJustAfterTheScrapes) {
+  FakePrometheus prom;  // Samples on whole seconds: phase 0.
+  auto sink = std::make_shared<FakeSink::State>();
+  Poller poller(ConfigFor(prom.url(), {SelectorInput("up")}), std::make_unique<FakeSink>(sink),
+                PollerOptions{});
+  EXPECT_EQ(poller.tick_offset_ms(), kInterval / 4);
+  ASSERT_TRUE(poller.PollOnce(kP).ok());
+  // The end of phase bucket 0 (1000 ms / 64) plus the 100 ms ingestion allowance.
+  EXPECT_EQ(poller.tick_offset_ms(), 15 + 100);
+
+  PollerOptions fixed;
+  fixed.tick_offset_ms = 300;
+  Poller pinned(ConfigFor(prom.url(), {SelectorInput("up")}), std::make_unique<FakeSink>(sink),
+                fixed);
+  ASSERT_TRUE(pinned.PollOnce(kP).ok());
+  EXPECT_EQ(pinned.tick_offset_ms(), 300);
+}
+
 TEST(PollerTest, ZeroBackfillStillPollsTheLastInterval) {
   FakePrometheus prom;
   auto sink = std::make_shared<FakeSink::State>();
@@ -426,8 +458,19 @@ TEST(PollerTest, StartPollsOnTheGridAndStopIsPrompt) {
     ASSERT_TRUE(prom.server().WaitForRequests(prom.calls().size() + 1, std::chrono::seconds(5)));
   }
   ASSERT_GE(poller.Stats().polls_total, 3);
-  for (const Call& c : prom.calls()) EXPECT_EQ(c.time % 100, 0) << "evaluated on the grid";
   poller.Stop();
+  // After the first round the rounds fire just after the samples' phase (0 here): the end of
+  // phase bucket 0 (100 ms / 64 = 1) plus the allowance (interval / 10). Selectors are read at
+  // the round's wall time: at or after that offset past a tick, one round per tick.
+  const int64_t offset = poller.tick_offset_ms();
+  EXPECT_EQ(offset, 1 + 10);
+  std::vector<Call> calls = prom.calls();
+  int64_t last_tick = 0;
+  for (size_t i = 1; i < calls.size(); ++i) {
+    const int64_t tick = (calls[i].time - offset) / 100 * 100;
+    EXPECT_GT(tick, last_tick) << "two rounds on one tick";
+    last_tick = tick;
+  }
   EXPECT_TRUE(poller.Stats().ready);
 }
 
