@@ -43,12 +43,7 @@ def fake() -> Iterator[FakeUpstream]:
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Callable[..., procs.Proc]]:
     """start(config_dict) -> a running, ready daemon; stopped after the test."""
-    exe = procs.daemon_bin()
-    if not exe.exists():
-        msg = f"promfeed daemon binary not built at {exe} (set PROMFEED_BIN)"
-        if os.environ.get("PROMFEED_REQUIRE_DAEMON") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    procs.require_built(procs.daemon_bin(), "PROMFEED_BIN")
     started: list[procs.Proc] = []
 
     def make(config: dict[str, Any], **kw: Any) -> procs.Proc:

@@ -10,7 +10,6 @@ Tests are skipped (not failed) when the daemon binary is missing, unless PROMFEE
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -70,12 +69,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 
 def _require_daemon() -> None:
-    exe = procs.daemon_bin()
-    if not exe.exists():
-        msg = f"promfeed daemon binary not built at {exe} (set PROMFEED_BIN)"
-        if os.environ.get("PROMFEED_REQUIRE_DAEMON") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    procs.require_built(procs.daemon_bin(), "PROMFEED_BIN")
 
 
 @pytest.fixture(scope="session")

@@ -304,6 +304,24 @@ def daemon_bin() -> Path:
     return Path(os.environ.get("PROMFEED_BIN", REPO_ROOT / "build" / "daemon" / "promfeed"))
 
 
+def ctl_bin() -> Path:
+    """$PROMFEEDCTL_BIN or promfeedctl in the daemon's build tree."""
+    default = daemon_bin().parents[1] / "client" / "cpp" / "promfeedctl"
+    return Path(os.environ.get("PROMFEEDCTL_BIN", default))
+
+
+def require_built(exe: Path, env: str) -> Path:
+    """exe, or skip the test when it is not built (fail when PROMFEED_REQUIRE_DAEMON=1, as in CI)."""
+    if not exe.exists():
+        import pytest  # only tests call this; the harness is also used by benchmarks
+
+        msg = f"{exe.name} not built at {exe} (set {env})"
+        if os.environ.get("PROMFEED_REQUIRE_DAEMON") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return exe
+
+
 def _to_yaml(config: Mapping[str, Any] | str) -> str:
     if isinstance(config, str):
         return config

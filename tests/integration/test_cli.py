@@ -7,11 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import subprocess
 from pathlib import Path
 
-import pytest
 
 import promfeed
 from tests.harness import procs, promql
@@ -20,14 +18,7 @@ STEP = 1000
 
 
 def ctl_bin() -> Path:
-    default = procs.daemon_bin().parents[1] / "client" / "cpp" / "promfeedctl"
-    exe = Path(os.environ.get("PROMFEEDCTL_BIN", default))
-    if not exe.exists():
-        msg = f"promfeedctl not built at {exe} (set PROMFEEDCTL_BIN)"
-        if os.environ.get("PROMFEED_REQUIRE_DAEMON") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return exe
+    return procs.require_built(procs.ctl_bin(), "PROMFEEDCTL_BIN")
 
 
 def ctl(target: str, *args: str, timeout: float = 60, ok: bool = True):

@@ -239,14 +239,7 @@ def test_plaintext_with_tokens_is_a_config_error(
 
 
 def _ctl_bin() -> Path:
-    default = procs.daemon_bin().parents[1] / "client" / "cpp" / "promfeedctl"
-    exe = Path(os.environ.get("PROMFEEDCTL_BIN", default))
-    if not exe.exists():
-        msg = f"promfeedctl not built at {exe} (set PROMFEEDCTL_BIN)"
-        if os.environ.get("PROMFEED_REQUIRE_DAEMON") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return exe
+    return procs.require_built(procs.ctl_bin(), "PROMFEEDCTL_BIN")
 
 
 def _ctl(target: str, *args: str) -> subprocess.CompletedProcess[str]:
