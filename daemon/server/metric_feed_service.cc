@@ -52,21 +52,6 @@ void PutTimes(const window::RowBlock& b, std::string* out) {
   if (!out->empty()) std::memcpy(out->data(), b.time_ms.data(), out->size());
 }
 
-void PutValues(const window::RowBlock& b, v1::DType dtype, std::string* out) {
-  if (dtype == v1::FLOAT64) {
-    out->resize(b.values.size() * sizeof(double));
-    if (!out->empty()) std::memcpy(out->data(), b.values.data(), out->size());
-    return;
-  }
-  out->resize(b.values.size() * sizeof(float));
-  char* p = out->data();
-  for (double v : b.values) {
-    const float f = static_cast<float>(v);
-    std::memcpy(p, &f, sizeof(f));
-    p += sizeof(f);
-  }
-}
-
 void PutMask(const window::RowBlock& b, std::string* out) {
   out->assign(reinterpret_cast<const char*>(b.mask.data()), b.mask.size());
 }
@@ -246,14 +231,15 @@ class MetricFeedService::RangeStream final : public CursorStream<v1::ReadRangeRe
       case window::WindowCursor::Result::kBlock:
         break;
     }
-    out->Clear();
+    out->Clear();  // Keeps the strings' capacity.
     if (first_) {
       for (const store::SeriesPtr& s : cursor_.features()) FillSeries(*s, out->add_series());
       first_ = false;
     }
     out->set_row_count(block_.rows);
     PutTimes(block_, out->mutable_time_ms());
-    PutValues(block_, v1::FLOAT64, out->mutable_values());
+    // The block's bytes become the message's; the block takes the message's old buffer.
+    out->mutable_values()->swap(block_.values);
     PutMask(block_, out->mutable_mask());
     return Step::kWrite;
   }
@@ -265,11 +251,13 @@ class MetricFeedService::WindowStream final : public CursorStream<v1::StreamWind
  public:
   WindowStream(MetricFeedService* service, window::WindowPlan plan, int rows_per_message,
                v1::DType dtype)
-      : CursorStream(service, std::move(plan), rows_per_message), dtype_(dtype) {}
+      : CursorStream(service, std::move(plan), rows_per_message), dtype_(dtype) {
+    block_.value_type =
+        dtype == v1::FLOAT64 ? window::ValueType::kFloat64 : window::ValueType::kFloat32;
+  }
 
  private:
   absl::StatusOr<Step> Produce(v1::StreamWindowsResponse* out) override {
-    out->Clear();
     if (!header_sent_) {
       header_sent_ = true;
       FillHeader(out->mutable_header());
@@ -284,11 +272,16 @@ class MetricFeedService::WindowStream final : public CursorStream<v1::StreamWind
       case window::WindowCursor::Result::kBlock:
         break;
     }
+    // Reuse the previous rows message: Clear keeps its strings' capacity, whereas clearing
+    // the oneof would free them.
+    if (!out->has_rows()) out->Clear();
     v1::RowBlock* rows = out->mutable_rows();
+    rows->Clear();
     rows->set_first_row_index(block_.first_row);
     rows->set_row_count(block_.rows);
     PutTimes(block_, rows->mutable_time_ms());
-    PutValues(block_, dtype_, rows->mutable_values());
+    // The block's bytes become the message's; the block takes the message's old buffer.
+    rows->mutable_values()->swap(block_.values);
     if (!block_.all_present) PutMask(block_, rows->mutable_mask());
     rows->set_first_window_index(block_.first_window);
     rows->set_window_count(block_.window_count);

@@ -2,12 +2,27 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace promfeed::window {
 
 namespace {
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 int64_t CeilDiv(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
+
+// Empties a block but keeps its buffers' capacity and its value type.
+void ClearBlock(RowBlock* b) {
+  b->first_row = 0;
+  b->rows = 0;
+  b->time_ms.clear();
+  b->values.clear();
+  b->mask.clear();
+  b->all_present = true;
+  b->first_window = 0;
+  b->window_count = 0;
+  b->dropped_windows.clear();
+  b->lost_windows = 0;
+}
 }  // namespace
 
 int64_t AlignDown(int64_t t, int64_t step) { return FloorDiv(t, step) * step; }
@@ -71,7 +86,7 @@ WindowCursor::Result WindowCursor::Next(int64_t complete_through_ms, int max_row
   if (last_time < first_time) {
     if (lost > 0) {
       // Report the loss now, in an empty block, rather than holding it back.
-      *out = RowBlock{};
+      ClearBlock(out);
       out->first_row = next_row_;
       out->lost_windows = lost;
       lost_total_ += lost;
@@ -93,12 +108,34 @@ void WindowCursor::SampleRows(int64_t first_row, int rows, RowBlock* out) {
   out->first_row = first_row;
   out->rows = rows;
   out->time_ms.resize(rows);
-  out->values.resize(static_cast<size_t>(rows) * nf);
   out->mask.resize(static_cast<size_t>(rows) * nf);
   out->all_present = true;
   out->dropped_windows.clear();
   for (int r = 0; r < rows; ++r) out->time_ms[r] = RowTime(first_row + r);
+  if (out->value_type == ValueType::kFloat32) {
+    SampleValues<float>(rows, out);
+  } else {
+    SampleValues<double>(rows, out);
+  }
 
+  // Newest row with a gap at or before each row, for the DROP policy.
+  std::vector<int64_t> last_missing(rows);
+  int64_t missing = last_missing_row_;
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t* m = out->mask.data() + static_cast<size_t>(r) * nf;
+    if (std::find(m, m + nf, 0) != m + nf) missing = first_row + r;
+    last_missing[r] = missing;
+  }
+  last_missing_row_ = missing;
+  CompleteWindows(first_row, rows, last_missing, out);
+}
+
+// Fills out->values (as T) and out->mask for the rows in out->time_ms.
+template <typename T>
+void WindowCursor::SampleValues(int rows, RowBlock* out) {
+  const size_t nf = features_.size();
+  out->values.resize(static_cast<size_t>(rows) * nf * sizeof(T));
+  char* const values = out->values.data();
   const int64_t t_first = out->time_ms.front();
   const int64_t t_last = out->time_ms.back();
   for (size_t f = 0; f < nf; ++f) {
@@ -111,7 +148,7 @@ void WindowCursor::SampleRows(int64_t first_row, int rows, RowBlock* out) {
       const Sample* s = next > 0 ? &scratch_[next - 1] : nullptr;
       const bool present =
           s != nullptr && s->time_ms > t - spec_.lookback_ms && !IsStaleMarker(s->value);
-      double v;
+      double v = 0;  // (Every fill case sets it.)
       if (present) {
         v = s->value;
         previous_[f] = v;
@@ -131,21 +168,11 @@ void WindowCursor::SampleRows(int64_t first_row, int rows, RowBlock* out) {
         out->all_present = false;
       }
       const size_t i = static_cast<size_t>(r) * nf + f;
-      out->values[i] = v;
+      const T tv = static_cast<T>(v);  // float32: the same rounding the wire always had.
+      std::memcpy(values + i * sizeof(T), &tv, sizeof(T));
       out->mask[i] = present ? 1 : 0;
     }
   }
-
-  // Newest row with a gap at or before each row, for the DROP policy.
-  std::vector<int64_t> last_missing(rows);
-  int64_t missing = last_missing_row_;
-  for (int r = 0; r < rows; ++r) {
-    const uint8_t* m = out->mask.data() + static_cast<size_t>(r) * nf;
-    if (std::find(m, m + nf, 0) != m + nf) missing = first_row + r;
-    last_missing[r] = missing;
-  }
-  last_missing_row_ = missing;
-  CompleteWindows(first_row, rows, last_missing, out);
 }
 
 void WindowCursor::CompleteWindows(int64_t first_row, int rows,

@@ -1,6 +1,7 @@
 #include "daemon/window/window_cursor.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -30,7 +31,7 @@ WindowSpec Spec(int64_t start, int64_t end, int32_t window = 1, int32_t shift = 
 // Values of feature f over the block's rows.
 std::vector<double> Column(const RowBlock& b, size_t nf, size_t f) {
   std::vector<double> out;
-  for (int r = 0; r < b.rows; ++r) out.push_back(b.values[r * nf + f]);
+  for (int r = 0; r < b.rows; ++r) out.push_back(b.value(r * nf + f));
   return out;
 }
 
@@ -84,7 +85,36 @@ TEST(WindowCursorTest, StaleMarkerIsMissingButNaNIsAValue) {
   RowBlock b;
   ASSERT_EQ(cursor.Next(INT64_MAX, 100, &b), WindowCursor::Result::kBlock);
   EXPECT_THAT(b.mask, ElementsAre(1, 0, 1));
-  EXPECT_TRUE(std::isnan(b.values[2]));
+  EXPECT_TRUE(std::isnan(b.value(2)));
+}
+
+TEST(WindowCursorTest, Float32BlockHoldsTheFloat64ValuesRounded) {
+  store::SeriesStore store(Opts());
+  // 0.1 is inexact in float32; a NaN value, a stale marker and a gap (lookback 2 s).
+  Put(store, "a", {{1000, 0.1}, {2000, std::nan("")}, {3000, StaleMarker()}, {7000, 1e300}});
+  Put(store, "b", {{1000, -2.5}, {2000, 3}, {3000, 4}, {4000, 5}, {7000, 6}});
+  for (Fill fill : {Fill::kNanMask, Fill::kPrevious, Fill::kZero}) {
+    WindowCursor c64({Get(store, "a"), Get(store, "b")}, Spec(1000, 7000, 1, 1, fill));
+    WindowCursor c32({Get(store, "a"), Get(store, "b")}, Spec(1000, 7000, 1, 1, fill));
+    RowBlock b64, b32;
+    b32.value_type = ValueType::kFloat32;
+    // Rows in blocks of 3, 3, 1: the float32 block's buffer is reused and shrinks.
+    for (int block = 0; block < 3; ++block) {
+      ASSERT_EQ(c64.Next(INT64_MAX, 3, &b64), WindowCursor::Result::kBlock);
+      ASSERT_EQ(c32.Next(INT64_MAX, 3, &b32), WindowCursor::Result::kBlock);
+      EXPECT_EQ(b32.value_type, ValueType::kFloat32);
+      ASSERT_EQ(b32.values.size(), b64.value_count() * sizeof(float));
+      ASSERT_EQ(b32.value_count(), b64.value_count());
+      EXPECT_EQ(b32.mask, b64.mask);
+      EXPECT_EQ(b32.time_ms, b64.time_ms);
+      for (size_t i = 0; i < b64.value_count(); ++i) {
+        const float want = static_cast<float>(b64.value(i));
+        const float got = static_cast<float>(b32.value(i));
+        EXPECT_EQ(std::memcmp(&want, &got, sizeof(float)), 0) << "value " << i;
+      }
+    }
+    EXPECT_EQ(c32.Next(INT64_MAX, 3, &b32), WindowCursor::Result::kEnd);
+  }
 }
 
 class FillTest : public ::testing::Test {
