@@ -44,7 +44,10 @@ int64_t CompleteThrough(const store::SeriesStore& store,
 }
 
 WindowCursor::WindowCursor(std::vector<store::SeriesPtr> features, WindowSpec spec)
-    : features_(std::move(features)), spec_(spec), previous_(features_.size(), std::nan("")) {}
+    : features_(std::move(features)),
+      spec_(spec),
+      previous_(features_.size(), std::nan("")),
+      ring_hints_(features_.size(), 0) {}
 
 int64_t WindowCursor::SkipLostRows() {
   const int64_t needed_from = RowTime(next_row_) - spec_.lookback_ms + 1;
@@ -130,47 +133,63 @@ void WindowCursor::SampleRows(int64_t first_row, int rows, RowBlock* out) {
   CompleteWindows(first_row, rows, last_missing, out);
 }
 
-// Fills out->values (as T) and out->mask for the rows in out->time_ms.
+// Fills out->values (as T) and out->mask for the rows in out->time_ms. Features go in groups
+// of kGroup, row by row within a group: each row's writes then fill one cache line of values
+// and mask instead of touching a line (and a page) per sample, which stalled on memory.
 template <typename T>
 void WindowCursor::SampleValues(int rows, RowBlock* out) {
+  constexpr size_t kGroup = 16;
   const size_t nf = features_.size();
   out->values.resize(static_cast<size_t>(rows) * nf * sizeof(T));
   char* const values = out->values.data();
-  const int64_t t_first = out->time_ms.front();
-  const int64_t t_last = out->time_ms.back();
-  for (size_t f = 0; f < nf; ++f) {
+  uint8_t* const mask = out->mask.data();
+  const int64_t* const times = out->time_ms.data();
+  const int64_t read_from = times[0] - spec_.lookback_ms + 1;
+  const int64_t read_to = times[rows - 1];
+  for (size_t f0 = 0; f0 < nf; f0 += kGroup) {
+    const size_t g = std::min(kGroup, nf - f0);
+    // The group's samples, feature j's in scratch_[begin[j], begin[j + 1]).
+    size_t begin[kGroup + 1];
+    size_t next[kGroup];  // Per feature: first sample newer than the current row.
     scratch_.clear();
-    features_[f]->ring().Read(t_first - spec_.lookback_ms + 1, t_last, &scratch_);
-    size_t next = 0;  // First sample newer than the current row.
+    for (size_t j = 0; j < g; ++j) {
+      begin[j] = next[j] = scratch_.size();
+      features_[f0 + j]->ring().Read(read_from, read_to, &scratch_, &ring_hints_[f0 + j]);
+    }
+    begin[g] = scratch_.size();
     for (int r = 0; r < rows; ++r) {
-      const int64_t t = out->time_ms[r];
-      while (next < scratch_.size() && scratch_[next].time_ms <= t) ++next;
-      const Sample* s = next > 0 ? &scratch_[next - 1] : nullptr;
-      const bool present =
-          s != nullptr && s->time_ms > t - spec_.lookback_ms && !IsStaleMarker(s->value);
-      double v = 0;  // (Every fill case sets it.)
-      if (present) {
-        v = s->value;
-        previous_[f] = v;
-      } else {
-        switch (spec_.fill) {
-          case Fill::kPrevious:
-            v = previous_[f];
-            break;
-          case Fill::kZero:
-            v = 0;
-            break;
-          case Fill::kNanMask:
-          case Fill::kDrop:
-            v = std::nan("");
-            break;
+      const int64_t t = times[r];
+      const size_t row = static_cast<size_t>(r) * nf + f0;
+      for (size_t j = 0; j < g; ++j) {
+        size_t n = next[j];
+        while (n < begin[j + 1] && scratch_[n].time_ms <= t) ++n;
+        next[j] = n;
+        const Sample* s = n > begin[j] ? &scratch_[n - 1] : nullptr;
+        const bool present =
+            s != nullptr && s->time_ms > t - spec_.lookback_ms && !IsStaleMarker(s->value);
+        double v = 0;  // (Every fill case sets it.)
+        if (present) {
+          v = s->value;
+          previous_[f0 + j] = v;
+        } else {
+          switch (spec_.fill) {
+            case Fill::kPrevious:
+              v = previous_[f0 + j];
+              break;
+            case Fill::kZero:
+              v = 0;
+              break;
+            case Fill::kNanMask:
+            case Fill::kDrop:
+              v = std::nan("");
+              break;
+          }
+          out->all_present = false;
         }
-        out->all_present = false;
+        const T tv = static_cast<T>(v);  // float32: the same rounding the wire always had.
+        std::memcpy(values + (row + j) * sizeof(T), &tv, sizeof(T));
+        mask[row + j] = present ? 1 : 0;
       }
-      const size_t i = static_cast<size_t>(r) * nf + f;
-      const T tv = static_cast<T>(v);  // float32: the same rounding the wire always had.
-      std::memcpy(values + i * sizeof(T), &tv, sizeof(T));
-      out->mask[i] = present ? 1 : 0;
     }
   }
 }

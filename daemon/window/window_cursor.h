@@ -128,6 +128,7 @@ class WindowCursor {
   int64_t last_missing_row_ = -1;  // Newest row produced with any missing value.
   std::vector<double> previous_;   // Fill::kPrevious: last value per feature.
   std::vector<Sample> scratch_;
+  std::vector<uint64_t> ring_hints_;  // Per feature: RingBuffer::Read's hint.
   int64_t dropped_total_ = 0;
   int64_t lost_total_ = 0;
 };

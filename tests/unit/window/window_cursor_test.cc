@@ -117,6 +117,60 @@ TEST(WindowCursorTest, Float32BlockHoldsTheFloat64ValuesRounded) {
   }
 }
 
+// 37 features (two full groups of 16 and a partial one) with gaps, jitter and stale
+// markers, read in blocks of assorted sizes: every value and mask equals the definition,
+// the newest sample in (t - lookback, t] (RingBuffer::Latest), filled per policy.
+TEST(WindowCursorTest, ManyFeaturesMatchTheDefinition) {
+  store::SeriesStore store(Opts());
+  constexpr int kFeatures = 37;
+  std::vector<store::SeriesPtr> features;
+  for (int f = 0; f < kFeatures; ++f) {
+    std::vector<Sample> samples;
+    for (int64_t i = 0; i < 120; ++i) {
+      if ((i + f) % 7 == 3 || (f % 5 == 0 && i > 40 && i < 50)) continue;  // Gaps.
+      const int64_t t = 1000 * i + (f * 37 + i * 11) % 900;                // Jitter.
+      samples.push_back({t, (i + f) % 13 == 0 ? StaleMarker() : f * 1000.0 + i});
+    }
+    const std::string name = "f" + std::to_string(f);
+    Put(store, name, samples);
+    features.push_back(Get(store, name));
+  }
+  for (Fill fill : {Fill::kNanMask, Fill::kPrevious, Fill::kZero}) {
+    WindowCursor cursor(features, Spec(5000, 115'000, 1, 1, fill));
+    RowBlock b;
+    b.value_type = ValueType::kFloat32;
+    std::vector<double> previous(kFeatures, std::nan(""));
+    int64_t row = 0;
+    for (int max_rows : {1, 7, 30, 2, 100}) {
+      ASSERT_EQ(cursor.Next(INT64_MAX, max_rows, &b), WindowCursor::Result::kBlock);
+      ASSERT_EQ(b.first_row, row);
+      for (int r = 0; r < b.rows; ++r, ++row) {
+        const int64_t t = 5000 + row * 1000;
+        for (int f = 0; f < kFeatures; ++f) {
+          Sample s;
+          const bool present = features[f]->ring().Latest(t, 2000, &s) && !IsStaleMarker(s.value);
+          double want = std::nan("");
+          if (present) {
+            want = previous[f] = s.value;
+          } else if (fill == Fill::kPrevious) {
+            want = previous[f];
+          } else if (fill == Fill::kZero) {
+            want = 0;
+          }
+          const size_t i = static_cast<size_t>(r) * kFeatures + f;
+          ASSERT_EQ(b.mask[i], present ? 1 : 0) << "row " << row << " feature " << f;
+          const float got = static_cast<float>(b.value(i));
+          if (std::isnan(want)) {
+            EXPECT_TRUE(std::isnan(got)) << "row " << row << " feature " << f;
+          } else {
+            EXPECT_EQ(got, static_cast<float>(want)) << "row " << row << " feature " << f;
+          }
+        }
+      }
+    }
+  }
+}
+
 class FillTest : public ::testing::Test {
  protected:
   // Feature a has a gap at 3 s and 4 s (lookback 1 s), b is complete.
