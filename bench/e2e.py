@@ -673,6 +673,12 @@ def main() -> int:
                 args.before_reader, daemon.target, t0_ms, t1_ms, w, n_str, args.repeat
             )
             results["before_reader"] = before
+            if daemon_before is not None:
+                # Reader and daemon both before: the baseline of the whole path.
+                before_both = run_other_reader(
+                    args.before_reader, db.target, t0_ms, t1_ms, w, n_str, args.repeat
+                )
+                results["before_reader_before_daemon"] = before_both
         tbare, traw, trows = bare[0], raw[0], rows_m[0]
         nbytes = bare[3][1] // n_str
         nmsgs = bare[3][0] // n_str
@@ -722,6 +728,16 @@ def main() -> int:
                     f"{tbare / tb_rows:.2f}",
                 )
             )
+            both = results.get("before_reader_before_daemon", {})
+            if both and "error" not in both:
+                tb_both = both["rows"][0]
+                transport.append(
+                    trow(
+                        "  reader before on daemon before (both before)",
+                        (tb_both, math.nan, 0.0),
+                        f"{tbare / tb_both:.2f}",
+                    )
+                )
         transport_note = (
             f"{n_str} streams of {samples:,} samples one after another per measurement, best of "
             f"{args.repeat}; per stream {nmsgs} messages, {nbytes / 1e6:.1f} MB (message sizes "

@@ -467,7 +467,7 @@ TEST_F(MetricFeedServiceTest, SlowFollowerIsToldItLostWindows) {
 
 // A store of many series, so that a stream's messages are large enough for gRPC's flow
 // control to hold the writer back when the client does not read.
-class BigStreamTest : public MetricFeedServiceTest {
+class MetricFeedServiceBigTest : public MetricFeedServiceTest {
  protected:
   static constexpr int kSeries = 1000;
   static constexpr int kRows = 2000;
@@ -524,7 +524,7 @@ class BigStreamTest : public MetricFeedServiceTest {
   store::SeriesStore big_{{.retention_ms = 2'100'000, .interval_ms = 1000, .max_series = 2000}};
 };
 
-TEST_F(BigStreamTest, SlowReaderHoldsTheStreamBackThenGetsEveryRowInOrder) {
+TEST_F(MetricFeedServiceBigTest, SlowReaderHoldsTheStreamBackThenGetsEveryRowInOrder) {
   grpc::ClientContext ctx;
   auto reader = stub_->StreamWindows(&ctx, Request());
   v1::StreamWindowsResponse msg;
@@ -547,7 +547,7 @@ TEST_F(BigStreamTest, SlowReaderHoldsTheStreamBackThenGetsEveryRowInOrder) {
   EXPECT_EQ(next_row, kRows);
 }
 
-TEST_F(BigStreamTest, CancelWithTwoMessagesInFlightFinishesOnce) {
+TEST_F(MetricFeedServiceBigTest, CancelWithTwoMessagesInFlightFinishesOnce) {
   for (int run = 0; run < 5; ++run) {
     grpc::ClientContext ctx;
     auto reader = stub_->StreamWindows(&ctx, Request());
