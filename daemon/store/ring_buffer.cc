@@ -110,6 +110,17 @@ void RingBuffer::Read(int64_t from_ms, int64_t to_ms, std::vector<Sample>* out,
   }
 }
 
+void RingBuffer::Prefetch(uint64_t from, size_t count) const {
+  constexpr size_t kSlotsPerLine = 64 / sizeof(Slot);
+  count = std::min(count, capacity_);
+  size_t i = from % capacity_;
+  for (size_t k = 0; k < count; k += kSlotsPerLine) {
+    __builtin_prefetch(&slots_[i]);
+    i += kSlotsPerLine;
+    if (i >= capacity_) i -= capacity_;
+  }
+}
+
 bool RingBuffer::Latest(int64_t t_ms, int64_t lookback_ms, Sample* out) const {
   const uint64_t published = published_.load(std::memory_order_acquire);
   const uint64_t lo = FirstReadable();

@@ -139,6 +139,7 @@ void WindowCursor::SampleRows(int64_t first_row, int rows, RowBlock* out) {
 template <typename T>
 void WindowCursor::SampleValues(int rows, RowBlock* out) {
   constexpr size_t kGroup = 16;
+  constexpr int kPrefetchRows = 8;
   const size_t nf = features_.size();
   out->values.resize(static_cast<size_t>(rows) * nf * sizeof(T));
   char* const values = out->values.data();
@@ -146,6 +147,13 @@ void WindowCursor::SampleValues(int rows, RowBlock* out) {
   const int64_t* const times = out->time_ms.data();
   const int64_t read_from = times[0] - spec_.lookback_ms + 1;
   const int64_t read_to = times[rows - 1];
+  // Ring memory of the group after f0 is requested while f0's rows are sampled.
+  auto prefetch_group = [&](size_t f0) {
+    for (size_t f = f0; f < std::min(f0 + kGroup, nf); ++f) {
+      features_[f]->ring().Prefetch(ring_hints_[f], static_cast<size_t>(rows) + 2);
+    }
+  };
+  prefetch_group(0);
   for (size_t f0 = 0; f0 < nf; f0 += kGroup) {
     const size_t g = std::min(kGroup, nf - f0);
     // The group's samples, feature j's in scratch_[begin[j], begin[j + 1]).
@@ -157,9 +165,18 @@ void WindowCursor::SampleValues(int rows, RowBlock* out) {
       features_[f0 + j]->ring().Read(read_from, read_to, &scratch_, &ring_hints_[f0 + j]);
     }
     begin[g] = scratch_.size();
+    prefetch_group(f0 + kGroup);
     for (int r = 0; r < rows; ++r) {
       const int64_t t = times[r];
       const size_t row = static_cast<size_t>(r) * nf + f0;
+      if (r + kPrefetchRows < rows) {
+        // Rows are nf elements apart, too far for the hardware prefetcher: ask for the
+        // lines this group writes kPrefetchRows rows ahead (the first and last element).
+        const size_t ahead = row + kPrefetchRows * nf;
+        __builtin_prefetch(values + ahead * sizeof(T), 1);
+        __builtin_prefetch(values + (ahead + g) * sizeof(T) - 1, 1);
+        __builtin_prefetch(mask + ahead, 1);
+      }
       for (size_t j = 0; j < g; ++j) {
         size_t n = next[j];
         while (n < begin[j + 1] && scratch_[n].time_ms <= t) ++n;

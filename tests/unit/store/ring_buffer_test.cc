@@ -119,6 +119,17 @@ TEST(RingBufferTest, ReadWithAnyHintEqualsReadWithout) {
   }
 }
 
+TEST(RingBufferTest, PrefetchStaysInsideTheRingAndChangesNothing) {
+  RingBuffer ring(10);
+  for (int64_t t = 1; t <= 25; ++t) ring.Append({t, double(t)});
+  const std::vector<Sample> before = ReadAll(ring);
+  // Any start (wrapped, past the end) and any count (up to more than the capacity).
+  for (uint64_t from : {0ul, 7ul, 9ul, 24ul, 1000ul}) {
+    for (size_t count : {0ul, 1ul, 5ul, 10ul, 11ul, 100ul}) ring.Prefetch(from, count);
+  }
+  EXPECT_EQ(ReadAll(ring), before);
+}
+
 TEST(RingBufferTest, LatestHonoursLookbackLeftOpen) {
   RingBuffer ring(8);
   ring.Append({1000, 1});
