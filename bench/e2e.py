@@ -405,6 +405,118 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), sep, *[line(r) for r in rows]])
 
 
+def methods_a_to_d(
+    args: Any,
+    daemon: Any,
+    prom: Any,
+    t0_ms: int,
+    t1_ms: int,
+    rows: list[list[str]],
+    results: dict[str, Any],
+    timing: dict[str, float],
+) -> float:
+    """Methods a to d into `rows`, `results` and `timing`; returns (a)'s seconds."""
+    n_f, w = args.series, args.window
+    n_t = args.minutes * 60
+    samples = n_t * n_f
+    windows_want = n_t - w
+    # a. promfeed
+    ta, (na, ca) = best_of(args.repeat, lambda: run_promfeed(daemon.target, t0_ms, t1_ms, w))
+    ta2, (na2, ca2) = best_of(
+        args.repeat, lambda: run_promfeed(daemon.target, t0_ms, t1_ms, w, batched=False)
+    )
+    # The [T, F] grid as numpy only (no windows, no TensorFlow).
+    tga, _grid = best_of(args.repeat, lambda: promfeed_grid(daemon.target, t0_ms, t1_ms))
+    results["grid_s"] = tga
+    # b. plain
+    tb, (nb, cb) = best_of(args.repeat, lambda: run_plain(prom.url, t0_ms, t1_ms, w, timing))
+    # c. prometheus-api-client + pandas
+    try:
+        tc, (nc, cc) = best_of(1, lambda: run_pac(prom.url, t0_ms, t1_ms, w))
+    except Exception as e:  # report, do not hide
+        tc, nc, cc = math.nan, 0, math.nan
+        results["pac_error"] = repr(e)
+    for name, t, n, c in (
+        ("a. promfeed reader (batch_size=256)", ta, na, ca),
+        ("a2. promfeed reader, unbatched + .batch(256)", ta2, na2, ca2),
+        ("b. plain Python (urllib+json+numpy)", tb, nb, cb),
+        ("c. prometheus-api-client + pandas", tc, nc, cc),
+    ):
+        ok = n == windows_want and (math.isclose(c, ca, rel_tol=1e-6) if n else False)
+        rows.append(
+            [
+                name,
+                f"{t:.3f}",
+                f"{samples / t / 1e6:.2f}" if t == t else "n/a",
+                f"{tb / t:.1f}x" if t == t else "n/a",
+                f"{n}",
+                "yes" if ok else "NO",
+            ]
+        )
+    results.update(
+        promfeed_s=ta,
+        promfeed_checksum=ca,
+        promfeed_unbatched_s=ta2,
+        plain_s=tb,
+        pac_s=tc,
+        plain_timing=timing,
+    )
+
+    # d. TensorFlow I/O on a slice, and promfeed on the same slice.
+    fs, ls = args.tfio_series, args.tfio_seconds
+    tfio = run_tfio(Path(args.tfio_venv), prom.url, fs, ls, t1_ms)
+    results["tfio"] = tfio
+    slice_sel = f'{METRIC}{{instance=~"{"|".join(f"host-{i:04d}" for i in range(fs))}"}}'
+
+    def promfeed_slice() -> int:
+        import promfeed
+
+        with promfeed.Client(daemon.target) as c:
+            b = c.windows(
+                slice_sel,
+                window=1,
+                step="1s",
+                start=t1_ms - (ls - 1) * 1000,
+                end=t1_ms,
+                dtype=np.float64,
+            ).read_all()
+        return int(b.x.size)
+
+    tsl, nsl = best_of(args.repeat, promfeed_slice)
+    if "error" in tfio:
+        tfio_row = [
+            "d. TensorFlow I/O from_prometheus",
+            "error",
+            "n/a",
+            "n/a",
+            "0",
+            tfio["error"][:200],
+        ]
+    else:
+        rate = tfio["values"] / tfio["seconds"]
+        tfio_row = [
+            "d. TensorFlow I/O from_prometheus",
+            f"{tfio['seconds']:.3f}",
+            f"{rate / 1e6:.4f}",
+            f"promfeed is {samples / ta / rate:.0f}x",
+            str(tfio["values"]),
+            f"{fs} series x {ls} s",
+        ]
+    rows.append(tfio_row)
+    rows.append(
+        [
+            "a'. promfeed on the tfio slice (Client.windows)",
+            f"{tsl:.4f}",
+            f"{nsl / tsl / 1e6:.3f}",
+            "",
+            str(nsl),
+            f"{fs} series x {ls} s",
+        ]
+    )
+
+    return ta
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--series", type=int, default=1000)
@@ -426,6 +538,18 @@ def main() -> int:
         default="",
         help="a directory holding another promfeed package (e.g. `git archive` of an earlier "
         "client/python/src): its (a) and rows-into-tf.data figures are measured in the same run",
+    )
+    ap.add_argument(
+        "--before-daemon",
+        default="",
+        help="another promfeed daemon binary (e.g. a copy built from an earlier commit): a "
+        "second daemon on the same data; its raw stream and the reader's rows into tf.data "
+        "from it are measured in the same run, interleaved with this daemon's",
+    )
+    ap.add_argument(
+        "--transport-only",
+        action="store_true",
+        help="only the transport-limit table (skips methods a to d and the concurrent streams)",
     )
     ap.add_argument("--workdir", default="")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -466,7 +590,7 @@ def main() -> int:
     )
     results: dict[str, Any] = {}
     rows: list[list[str]] = []
-    daemon = None
+    daemon = daemon_before = None
     try:
         hist_m = args.minutes + 25
         cfg = {
@@ -483,103 +607,21 @@ def main() -> int:
         daemon = procs.start_daemon(cfg, wd / "daemon", timeout=600)
         backfill_s = time.perf_counter() - a
         log(f"daemon ready (backfill incl. start) in {backfill_s:.1f} s")
+        results["backfill_s"] = backfill_s
 
         samples = n_t * n_f
         windows_want = n_t - w
-        # a. promfeed
-        ta, (na, ca) = best_of(args.repeat, lambda: run_promfeed(daemon.target, t0_ms, t1_ms, w))
-        ta2, (na2, ca2) = best_of(
-            args.repeat, lambda: run_promfeed(daemon.target, t0_ms, t1_ms, w, batched=False)
-        )
-        # The [T, F] grid as numpy only (no windows, no TensorFlow).
-        tga, _grid = best_of(args.repeat, lambda: promfeed_grid(daemon.target, t0_ms, t1_ms))
-        results["grid_s"] = tga
-        # b. plain
-        timing: dict[str, float] = {}
-        tb, (nb, cb) = best_of(args.repeat, lambda: run_plain(prom.url, t0_ms, t1_ms, w, timing))
-        # c. prometheus-api-client + pandas
-        try:
-            tc, (nc, cc) = best_of(1, lambda: run_pac(prom.url, t0_ms, t1_ms, w))
-        except Exception as e:  # report, do not hide
-            tc, nc, cc = math.nan, 0, math.nan
-            results["pac_error"] = repr(e)
-        for name, t, n, c in (
-            ("a. promfeed reader (batch_size=256)", ta, na, ca),
-            ("a2. promfeed reader, unbatched + .batch(256)", ta2, na2, ca2),
-            ("b. plain Python (urllib+json+numpy)", tb, nb, cb),
-            ("c. prometheus-api-client + pandas", tc, nc, cc),
-        ):
-            ok = n == windows_want and (math.isclose(c, ca, rel_tol=1e-6) if n else False)
-            rows.append(
-                [
-                    name,
-                    f"{t:.3f}",
-                    f"{samples / t / 1e6:.2f}" if t == t else "n/a",
-                    f"{tb / t:.1f}x" if t == t else "n/a",
-                    f"{n}",
-                    "yes" if ok else "NO",
-                ]
+        if args.before_daemon:
+            a = time.perf_counter()
+            daemon_before = procs.start_daemon(
+                cfg, wd / "daemon-before", timeout=600, binary=args.before_daemon
             )
-        results.update(
-            promfeed_s=ta,
-            promfeed_unbatched_s=ta2,
-            plain_s=tb,
-            pac_s=tc,
-            plain_timing=timing,
-            backfill_s=backfill_s,
-        )
-
-        # d. TensorFlow I/O on a slice, and promfeed on the same slice.
-        fs, ls = args.tfio_series, args.tfio_seconds
-        tfio = run_tfio(Path(args.tfio_venv), prom.url, fs, ls, t1_ms)
-        results["tfio"] = tfio
-        slice_sel = f'{METRIC}{{instance=~"{"|".join(f"host-{i:04d}" for i in range(fs))}"}}'
-
-        def promfeed_slice() -> int:
-            import promfeed
-
-            with promfeed.Client(daemon.target) as c:
-                b = c.windows(
-                    slice_sel,
-                    window=1,
-                    step="1s",
-                    start=t1_ms - (ls - 1) * 1000,
-                    end=t1_ms,
-                    dtype=np.float64,
-                ).read_all()
-            return int(b.x.size)
-
-        tsl, nsl = best_of(args.repeat, promfeed_slice)
-        if "error" in tfio:
-            tfio_row = [
-                "d. TensorFlow I/O from_prometheus",
-                "error",
-                "n/a",
-                "n/a",
-                "0",
-                tfio["error"][:200],
-            ]
+            log(f"daemon before ready in {time.perf_counter() - a:.1f} s")
+        timing: dict[str, float] = {}
+        if args.transport_only:
+            ta = math.nan
         else:
-            rate = tfio["values"] / tfio["seconds"]
-            tfio_row = [
-                "d. TensorFlow I/O from_prometheus",
-                f"{tfio['seconds']:.3f}",
-                f"{rate / 1e6:.4f}",
-                f"promfeed is {samples / ta / rate:.0f}x",
-                str(tfio["values"]),
-                f"{fs} series x {ls} s",
-            ]
-        rows.append(tfio_row)
-        rows.append(
-            [
-                "a'. promfeed on the tfio slice (Client.windows)",
-                f"{tsl:.4f}",
-                f"{nsl / tsl / 1e6:.3f}",
-                "",
-                str(nsl),
-                f"{fs} series x {ls} s",
-            ]
-        )
+            ta = methods_a_to_d(args, daemon, prom, t0_ms, t1_ms, rows, results, timing)
 
         # Transport limit: the reader's rows stream (window 1) replayed by a bare gRPC server,
         # N streams one after another per measurement (a single stream is ~20 ms: too noisy).
@@ -617,14 +659,26 @@ def main() -> int:
 
         bare = measure(lambda: raw_receive(f"127.0.0.1:{port}", rows_req, n_str), server.pid)
         raw = measure(lambda: raw_receive(daemon.target, rows_req, n_str), daemon.pid)
+        if daemon_before is not None:
+            db = daemon_before
+            raw_b = measure(lambda: raw_receive(db.target, rows_req, n_str), db.pid)
         server.kill()
         rows_m = measure(lambda: promfeed_rows_tf(daemon.target, t0_ms, t1_ms, n_str), daemon.pid)
+        if daemon_before is not None:
+            rows_b = measure(lambda: promfeed_rows_tf(db.target, t0_ms, t1_ms, n_str), db.pid)
+            assert rows_b[3] == samples * n_str, (rows_b[3], samples * n_str)
         before: dict[str, Any] = {}
         if args.before_reader:
             before = run_other_reader(
                 args.before_reader, daemon.target, t0_ms, t1_ms, w, n_str, args.repeat
             )
             results["before_reader"] = before
+            if daemon_before is not None:
+                # Reader and daemon both before: the baseline of the whole path.
+                before_both = run_other_reader(
+                    args.before_reader, db.target, t0_ms, t1_ms, w, n_str, args.repeat
+                )
+                results["before_reader_before_daemon"] = before_both
         tbare, traw, trows = bare[0], raw[0], rows_m[0]
         nbytes = bare[3][1] // n_str
         nmsgs = bare[3][0] // n_str
@@ -657,6 +711,14 @@ def main() -> int:
             trow("daemon StreamWindows, raw receive (no decode)", raw, f"{tbare / traw:.2f}"),
             trow("promfeed reader: rows into tf.data (window 1)", rows_m, f"{tbare / trows:.2f}"),
         ]
+        if daemon_before is not None:
+            transport[2:2] = [
+                trow("  daemon before, raw receive", raw_b, f"{tbare / raw_b[0]:.2f}"),
+            ]
+            transport.append(
+                trow("  same, daemon before (--before-daemon)", rows_b, f"{tbare / rows_b[0]:.2f}")
+            )
+            results["cpu"].update(daemon_before_raw=raw_b[1:3], rows_tf_daemon_before=rows_b[1:3])
         if before and "error" not in before:
             tb_rows = before["rows"][0]
             transport.append(
@@ -666,65 +728,85 @@ def main() -> int:
                     f"{tbare / tb_rows:.2f}",
                 )
             )
+            both = results.get("before_reader_before_daemon", {})
+            if both and "error" not in both:
+                tb_both = both["rows"][0]
+                transport.append(
+                    trow(
+                        "  reader before on daemon before (both before)",
+                        (tb_both, math.nan, 0.0),
+                        f"{tbare / tb_both:.2f}",
+                    )
+                )
         transport_note = (
             f"{n_str} streams of {samples:,} samples one after another per measurement, best of "
             f"{args.repeat}; per stream {nmsgs} messages, {nbytes / 1e6:.1f} MB (message sizes "
-            f"{sizes[0]:,} to {sizes[-1]:,} B, median {sizes[len(sizes) // 2]:,} B). "
-            f"W=60 windows into tf.data (a): {samples / ta / 1e6:.2f} M samples/s, "
-            f"{(samples / ta) / (samples / tbare * n_str):.2f} of bare."
+            f"{sizes[0]:,} to {sizes[-1]:,} B, median {sizes[len(sizes) // 2]:,} B)."
         )
+        if not args.transport_only:
+            transport_note += (
+                f" W=60 windows into tf.data (a): {samples / ta / 1e6:.2f} M samples/s, "
+                f"{(samples / ta) / (samples / tbare * n_str):.2f} of bare."
+            )
 
-        # 64 concurrent streams (raw receive).
-        sreq = pb.StreamWindowsRequest(
-            features=[METRIC],
-            step_ms=1000,
-            window=w + 1,
-            start_ms=t0_ms,
-            end_ms=t1_ms,
-            dtype=pb.FLOAT32,
-        ).SerializeToString()
+        conc: list[list[str]] = []
         nproc = 4
-        tcon = concurrent_streams(daemon.target, sreq, nproc, args.streams // nproc)
-        results.update(concurrent_s=tcon)
-        conc = [
-            [
-                str(args.streams),
-                f"{tcon:.2f}",
-                f"{args.streams * samples / tcon / 1e6:.1f}",
-                f"{args.streams * nbytes / tcon / 1e6:.0f}",
+        if not args.transport_only:
+            # 64 concurrent streams (raw receive).
+            sreq = pb.StreamWindowsRequest(
+                features=[METRIC],
+                step_ms=1000,
+                window=w + 1,
+                start_ms=t0_ms,
+                end_ms=t1_ms,
+                dtype=pb.FLOAT32,
+            ).SerializeToString()
+            tcon = concurrent_streams(daemon.target, sreq, nproc, args.streams // nproc)
+            results.update(concurrent_s=tcon)
+            conc = [
+                [
+                    str(args.streams),
+                    f"{tcon:.2f}",
+                    f"{args.streams * samples / tcon / 1e6:.1f}",
+                    f"{args.streams * nbytes / tcon / 1e6:.0f}",
+                ]
             ]
-        ]
     finally:
         if daemon is not None:
             daemon.stop()
+        if daemon_before is not None:
+            daemon_before.stop()
         prom.stop()
 
-    print(
-        f"\nEnd to end: {n_f} series x {n_t} s at 1 s = {samples:,} samples; W={w}, shift 1, "
-        f"{windows_want} windows of (x [{w}, {n_f}], y [1, {n_f}]) float32 into tf.data; best of "
-        f"{args.repeat} (c: 1 run)\n"
-    )
-    print(
-        table(
-            rows, ["method", "seconds", "Msamples/s", "vs plain", "windows / values", "same data"]
+    if not args.transport_only:
+        print(
+            f"\nEnd to end: {n_f} series x {n_t} s at 1 s = {samples:,} samples; W={w}, "
+            f"shift 1, {windows_want} windows of (x [{w}, {n_f}], y [1, {n_f}]) float32 into "
+            f"tf.data; best of {args.repeat} (c: 1 run)\n"
         )
-    )
-    print(
-        f"\nplain Python breakdown: HTTP {timing['http_s']:.2f} s for {timing['mb']:.0f} MB JSON, "
-        f"json+numpy {timing['parse_s']:.2f} s, tf.data {timing['tf_s']:.2f} s"
-    )
-    print(
-        f"promfeed daemon start to ready (backfill of {n_f} + self series): "
-        f"{results['backfill_s']:.1f} s (one-off)"
-    )
-    if "pac_error" in results:
-        print("prometheus-api-client error:", results["pac_error"])
-    print(
-        f"\nThe grid as numpy [T, F] (no windows, no TensorFlow): promfeed reader "
-        f"{results['grid_s']:.3f} s; plain Python HTTP + json + numpy "
-        f"{timing['http_s'] + timing['parse_s']:.2f} s "
-        f"({(timing['http_s'] + timing['parse_s']) / results['grid_s']:.0f}x)"
-    )
+        print(
+            table(
+                rows,
+                ["method", "seconds", "Msamples/s", "vs plain", "windows / values", "same data"],
+            )
+        )
+        print(
+            f"\nplain Python breakdown: HTTP {timing['http_s']:.2f} s for "
+            f"{timing['mb']:.0f} MB JSON, json+numpy {timing['parse_s']:.2f} s, "
+            f"tf.data {timing['tf_s']:.2f} s"
+        )
+        print(
+            f"promfeed daemon start to ready (backfill of {n_f} + self series): "
+            f"{results['backfill_s']:.1f} s (one-off)"
+        )
+        if "pac_error" in results:
+            print("prometheus-api-client error:", results["pac_error"])
+        print(
+            f"\nThe grid as numpy [T, F] (no windows, no TensorFlow): promfeed reader "
+            f"{results['grid_s']:.3f} s; plain Python HTTP + json + numpy "
+            f"{timing['http_s'] + timing['parse_s']:.2f} s "
+            f"({(timing['http_s'] + timing['parse_s']) / results['grid_s']:.0f}x)"
+        )
     print("\nTransport limit (same run, same bytes):\n")
     print(
         table(
@@ -748,6 +830,8 @@ def main() -> int:
             print(f"\nreader before ({args.before_reader}): error {before['error']}")
         else:
             tw, (nw, cw) = before["windows"]
+            ca = results.get("promfeed_checksum", math.nan)
+            tb = results.get("plain_s", math.nan)
             same = nw == windows_want and math.isclose(cw, ca, rel_tol=1e-6)
             print(
                 f"\nreader before ({before['promfeed']}), same run: (a) "
@@ -755,11 +839,12 @@ def main() -> int:
                 f"{'yes' if same else 'NO'}); rows into tf.data {before['rows'][0]:.3f} s for "
                 f"{n_str} streams ({results['bare_s'] / before['rows'][0]:.2f} of bare)"
             )
-    print(
-        f"\nConcurrent StreamWindows streams (each the full {samples:,} samples, raw receive, "
-        f"{nproc} processes):\n"
-    )
-    print(table(conc, ["streams", "seconds", "aggregate Msamples/s", "aggregate MB/s"]))
+    if conc:
+        print(
+            f"\nConcurrent StreamWindows streams (each the full {samples:,} samples, raw receive, "
+            f"{nproc} processes):\n"
+        )
+        print(table(conc, ["streams", "seconds", "aggregate Msamples/s", "aggregate MB/s"]))
     (wd / "results.json").write_text(json.dumps(results, indent=1, default=str))
     if not args.keep:
         shutil.rmtree(wd, ignore_errors=True)

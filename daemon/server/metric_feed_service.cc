@@ -52,21 +52,6 @@ void PutTimes(const window::RowBlock& b, std::string* out) {
   if (!out->empty()) std::memcpy(out->data(), b.time_ms.data(), out->size());
 }
 
-void PutValues(const window::RowBlock& b, v1::DType dtype, std::string* out) {
-  if (dtype == v1::FLOAT64) {
-    out->resize(b.values.size() * sizeof(double));
-    if (!out->empty()) std::memcpy(out->data(), b.values.data(), out->size());
-    return;
-  }
-  out->resize(b.values.size() * sizeof(float));
-  char* p = out->data();
-  for (double v : b.values) {
-    const float f = static_cast<float>(v);
-    std::memcpy(p, &f, sizeof(f));
-    p += sizeof(f);
-  }
-}
-
 void PutMask(const window::RowBlock& b, std::string* out) {
   out->assign(reinterpret_cast<const char*>(b.mask.data()), b.mask.size());
 }
@@ -112,10 +97,12 @@ class FailedStream : public grpc::ServerWriteReactor<Response> {
 
 }  // namespace
 
-// One server stream driven by a window cursor. At most one write is in flight; the next
-// message is produced on the work queue when the previous write completes or when new data
-// arrives. A slow reader therefore costs one pending message and a cursor, never a queue.
-// Owns itself (self_) from Start until OnDone; queued work holds extra references.
+// One server stream driven by a window cursor, with two messages that alternate: while one
+// is being written, the next is produced on the work queue, so sampling overlaps the
+// transport. At most one write is in flight and at most one produced message waits for it;
+// a slow reader therefore costs two messages and a cursor, never a queue. Production runs
+// outside mu_ (so gRPC's OnWriteDone never waits for it) and only one Pump produces at a
+// time. Owns itself (self_) from Start until OnDone; queued work holds extra references.
 template <typename Response>
 class MetricFeedService::CursorStream
     : public grpc::ServerWriteReactor<Response>,
@@ -139,7 +126,9 @@ class MetricFeedService::CursorStream
 
  protected:
   enum class Step { kWrite, kWait, kEnd };
-  // Fills `out` with the next message, or says why there is none. Runs under mu_.
+  // Fills `out` with the next message, or says why there is none. `out` holds the message
+  // produced two steps before (already written): reuse its buffers. Called by one Pump at a
+  // time, without mu_ held.
   virtual absl::StatusOr<Step> Produce(Response* out) = 0;
 
   MetricFeedService* const service_;
@@ -150,59 +139,105 @@ class MetricFeedService::CursorStream
   window::RowBlock block_;
 
  private:
+  static constexpr int kNone = -1;
+
   void Schedule() {
     service_->queue_.Post([s = this->shared_from_this()] { s->Pump(); });
   }
 
   void Wake() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (waiting_ && !finished_) {
+    if (finished_) return;
+    if (waiting_) {
       waiting_ = false;
       Schedule();
+    } else {
+      woken_ = true;  // A Produce running now may have missed the new data.
     }
   }
 
+  // Produces the next message into the slot not being written, then writes it at once if no
+  // write is in flight (and produces the one after), or leaves it for OnWriteDone.
   void Pump() {
-    bool write = false;
-    std::optional<grpc::Status> finish;
+    int slot;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (finished_ || writing_) return;
-      if (service_->shutting_down_.load()) {
-        finish = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              "promfeed is shutting down; reconnect to another instance or "
-                              "retry after it restarts");
-      } else {
-        absl::StatusOr<Step> step = Produce(&message_);
-        if (!step.ok()) {
-          finish = ToGrpcStatus(step.status());
-        } else if (*step == Step::kWrite) {
-          writing_ = write = true;
-        } else if (*step == Step::kWait) {
-          waiting_ = true;
-        } else {
-          finish = grpc::Status::OK;
-        }
+      if (finished_ || producing_ || pending_ != kNone || finish_after_write_) return;
+      slot = writing_ == kNone ? next_slot_ : 1 - writing_;
+      producing_ = true;
+      woken_ = false;
+    }
+    std::optional<grpc::Status> end;
+    if (service_->shutting_down_.load()) {
+      end = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                         "promfeed is shutting down; reconnect to another instance or "
+                         "retry after it restarts");
+    }
+    absl::StatusOr<Step> step = Step::kEnd;
+    if (!end) {
+      step = Produce(&messages_[slot]);
+      if (!step.ok()) {
+        end = ToGrpcStatus(step.status());
+      } else if (*step == Step::kEnd) {
+        end = grpc::Status::OK;
       }
-      if (finish) finished_ = true;
+    }
+    bool write = false;
+    bool finish = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      producing_ = false;
+      if (finished_) return;  // Cancelled meanwhile; Finish was called.
+      if (end) {
+        if (writing_ == kNone) {
+          finished_ = finish = true;
+        } else {
+          finish_after_write_ = std::move(end);  // OnWriteDone finishes.
+          end.reset();
+        }
+      } else if (*step == Step::kWait) {
+        if (woken_) {
+          Schedule();  // New data came while producing: look again.
+        } else {
+          waiting_ = true;
+        }
+      } else if (writing_ == kNone) {
+        writing_ = slot;
+        next_slot_ = 1 - slot;
+        write = true;
+        Schedule();  // Produce the next message while this one is written.
+      } else {
+        pending_ = slot;
+      }
     }
     // Outside the lock: gRPC may run reactions inline.
-    if (write) this->StartWrite(&message_);
-    if (finish) this->Finish(*finish);
+    if (write) this->StartWrite(&messages_[slot]);
+    if (finish) this->Finish(*end);
   }
 
   void OnWriteDone(bool ok) override {
+    int write = kNone;
+    std::optional<grpc::Status> finish;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      writing_ = false;
-      if (ok && !cancelled_) {
-        Schedule();
-        return;
-      }
+      writing_ = kNone;
       if (finished_) return;
-      finished_ = true;
+      if (!ok || cancelled_) {
+        finish = grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled by the client");
+      } else if (pending_ != kNone) {
+        write = writing_ = pending_;
+        next_slot_ = 1 - pending_;
+        pending_ = kNone;
+        if (!waiting_) Schedule();  // Produce the one after.
+      } else if (finish_after_write_) {
+        finish = std::move(finish_after_write_);
+      } else if (!producing_ && !waiting_) {
+        Schedule();
+      }
+      if (finish) finished_ = true;
     }
-    this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled by the client"));
+    if (write != kNone) this->StartWrite(&messages_[write]);
+    if (finish) this->Finish(*finish);
   }
 
   void OnCancel() override {
@@ -210,7 +245,7 @@ class MetricFeedService::CursorStream
       std::lock_guard<std::mutex> lock(mu_);
       cancelled_ = true;
       // With a write in flight, OnWriteDone(false) finishes instead.
-      if (writing_ || finished_) return;
+      if (writing_ != kNone || finished_) return;
       finished_ = true;
     }
     this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled by the client"));
@@ -223,11 +258,17 @@ class MetricFeedService::CursorStream
   }
 
   std::mutex mu_;
-  bool writing_ = false;  // A StartWrite has not completed yet.
-  bool waiting_ = false;  // Blocked on new data; Wake resumes.
+  int writing_ = kNone;     // Slot of the message whose StartWrite has not completed.
+  int pending_ = kNone;     // Slot of a produced message waiting for that write.
+  int next_slot_ = 0;       // Slot to produce into when nothing is being written.
+  bool producing_ = false;  // A Pump is in Produce (outside mu_).
+  bool waiting_ = false;    // Blocked on new data; Wake resumes.
+  bool woken_ = false;      // Wake came while not waiting (e.g. during Produce).
   bool cancelled_ = false;
   bool finished_ = false;  // Finish called or about to be.
-  Response message_;       // The one message in flight.
+  // End of stream (or error) reached while a write was in flight: sent by OnWriteDone.
+  std::optional<grpc::Status> finish_after_write_;
+  Response messages_[2];  // Alternate: one being written, the next being produced.
   std::shared_ptr<CursorStream> self_;
 };
 
@@ -246,14 +287,15 @@ class MetricFeedService::RangeStream final : public CursorStream<v1::ReadRangeRe
       case window::WindowCursor::Result::kBlock:
         break;
     }
-    out->Clear();
+    out->Clear();  // Keeps the strings' capacity.
     if (first_) {
       for (const store::SeriesPtr& s : cursor_.features()) FillSeries(*s, out->add_series());
       first_ = false;
     }
     out->set_row_count(block_.rows);
     PutTimes(block_, out->mutable_time_ms());
-    PutValues(block_, v1::FLOAT64, out->mutable_values());
+    // The block's bytes become the message's; the block takes the message's old buffer.
+    out->mutable_values()->swap(block_.values);
     PutMask(block_, out->mutable_mask());
     return Step::kWrite;
   }
@@ -265,11 +307,13 @@ class MetricFeedService::WindowStream final : public CursorStream<v1::StreamWind
  public:
   WindowStream(MetricFeedService* service, window::WindowPlan plan, int rows_per_message,
                v1::DType dtype)
-      : CursorStream(service, std::move(plan), rows_per_message), dtype_(dtype) {}
+      : CursorStream(service, std::move(plan), rows_per_message), dtype_(dtype) {
+    block_.value_type =
+        dtype == v1::FLOAT64 ? window::ValueType::kFloat64 : window::ValueType::kFloat32;
+  }
 
  private:
   absl::StatusOr<Step> Produce(v1::StreamWindowsResponse* out) override {
-    out->Clear();
     if (!header_sent_) {
       header_sent_ = true;
       FillHeader(out->mutable_header());
@@ -284,11 +328,16 @@ class MetricFeedService::WindowStream final : public CursorStream<v1::StreamWind
       case window::WindowCursor::Result::kBlock:
         break;
     }
+    // Reuse the previous rows message of this slot: Clear keeps its strings' capacity,
+    // whereas clearing the oneof would free them.
+    if (!out->has_rows()) out->Clear();
     v1::RowBlock* rows = out->mutable_rows();
+    rows->Clear();
     rows->set_first_row_index(block_.first_row);
     rows->set_row_count(block_.rows);
     PutTimes(block_, rows->mutable_time_ms());
-    PutValues(block_, dtype_, rows->mutable_values());
+    // The block's bytes become the message's; the block takes the message's old buffer.
+    rows->mutable_values()->swap(block_.values);
     if (!block_.all_present) PutMask(block_, rows->mutable_mask());
     rows->set_first_window_index(block_.first_window);
     rows->set_window_count(block_.window_count);

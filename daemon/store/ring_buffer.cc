@@ -65,23 +65,59 @@ uint64_t RingBuffer::LowerBound(uint64_t lo, uint64_t hi, int64_t t_ms) const {
   return lo;
 }
 
-void RingBuffer::Read(int64_t from_ms, int64_t to_ms, std::vector<Sample>* out) const {
+uint64_t RingBuffer::LowerBoundNear(uint64_t lo, uint64_t hi, uint64_t guess, int64_t t_ms) const {
+  guess = std::clamp(guess, lo, hi);
+  Sample s;
+  // Is the answer at or after the guess? (An overwritten sample counts as older than t_ms.)
+  if (guess > lo) {
+    if (Load(guess - 1, &s) && s.time_ms >= t_ms) return LowerBound(lo, guess - 1, t_ms);
+    lo = guess;
+  }
+  // Try the guess and the sample after it before searching the rest.
+  for (int i = 0; i < 2 && lo < hi; ++i, ++lo) {
+    if (Load(lo, &s) && s.time_ms >= t_ms) return lo;
+  }
+  return LowerBound(lo, hi, t_ms);
+}
+
+void RingBuffer::Read(int64_t from_ms, int64_t to_ms, std::vector<Sample>* out,
+                      uint64_t* hint) const {
   if (from_ms > to_ms) return;
   const uint64_t published = published_.load(std::memory_order_acquire);
-  const uint64_t first = LowerBound(FirstReadable(), published, from_ms);
+  const uint64_t first = hint != nullptr
+                             ? LowerBoundNear(FirstReadable(), published, *hint, from_ms)
+                             : LowerBound(FirstReadable(), published, from_ms);
+  uint64_t end = first;  // One past the last sample copied.
   const size_t base = out->size();
+  // One division for the start, then a wrapping index (a division per sample costs more
+  // than the copy).
+  size_t i = first % capacity_;
   for (uint64_t n = first; n < published; ++n) {
-    const Slot& slot = slots_[n % capacity_];
+    const Slot& slot = slots_[i];
+    if (++i == capacity_) i = 0;
     const int64_t t = slot.time_ms.load(std::memory_order_relaxed);
     if (t > to_ms) break;
     out->push_back({t, slot.value.load(std::memory_order_relaxed)});
+    ++end;
   }
+  if (hint != nullptr) *hint = end > first ? end - 1 : first;
   // Drop whatever the writer overwrote while we copied (always a prefix).
   std::atomic_thread_fence(std::memory_order_acquire);
   const uint64_t readable = FirstReadable();
   if (readable > first) {
     const size_t lost = std::min<uint64_t>(readable - first, out->size() - base);
     out->erase(out->begin() + base, out->begin() + base + lost);
+  }
+}
+
+void RingBuffer::Prefetch(uint64_t from, size_t count) const {
+  constexpr size_t kSlotsPerLine = 64 / sizeof(Slot);
+  count = std::min(count, capacity_);
+  size_t i = from % capacity_;
+  for (size_t k = 0; k < count; k += kSlotsPerLine) {
+    __builtin_prefetch(&slots_[i]);
+    i += kSlotsPerLine;
+    if (i >= capacity_) i -= capacity_;
   }
 }
 

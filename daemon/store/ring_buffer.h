@@ -33,7 +33,16 @@ class RingBuffer {
   bool Append(Sample s);
 
   // Appends to `out`, in time order, the held samples with from_ms <= time_ms <= to_ms.
-  void Read(int64_t from_ms, int64_t to_ms, std::vector<Sample>* out) const;
+  // `hint`, if given, is where the search for from_ms starts (any value is correct; 0 at
+  // first) and is set to the number of the last sample read: a caller reading contiguous
+  // ranges (the next from_ms at most one sample past the last to_ms) then skips the binary
+  // search over the ring, whose probes miss the cache.
+  void Read(int64_t from_ms, int64_t to_ms, std::vector<Sample>* out,
+            uint64_t* hint = nullptr) const;
+
+  // Starts loading `count` samples from number `from` on (e.g. a Read hint) into the CPU
+  // cache, so that a later Read does not wait for memory. Changes nothing else.
+  void Prefetch(uint64_t from, size_t count) const;
 
   // Newest held sample with time_ms <= t_ms and time_ms > t_ms - lookback_ms, if any.
   bool Latest(int64_t t_ms, int64_t lookback_ms, Sample* out) const;
@@ -61,6 +70,8 @@ class RingBuffer {
   uint64_t FirstReadable() const;
   // Smallest readable sample number whose time >= t_ms, searching [lo, hi).
   uint64_t LowerBound(uint64_t lo, uint64_t hi, int64_t t_ms) const;
+  // The same, trying `guess` and the sample after it first.
+  uint64_t LowerBoundNear(uint64_t lo, uint64_t hi, uint64_t guess, int64_t t_ms) const;
   // Writer only: updates regular_gap_ with the gap before a new sample (0 for the first).
   void TrackGap(int64_t gap);
 

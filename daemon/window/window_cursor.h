@@ -15,7 +15,9 @@
 #define PROMFEED_WINDOW_WINDOW_CURSOR_H_
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "daemon/model/sample.h"
@@ -41,17 +43,39 @@ struct WindowSpec {
   int64_t end_ms = kFollowEnd;  // Grid time of the last row; kFollowEnd to follow forever.
 };
 
+// Element type of RowBlock::values.
+enum class ValueType { kFloat64, kFloat32 };
+
 struct RowBlock {
   int64_t first_row = 0;
   int32_t rows = 0;
-  std::vector<int64_t> time_ms;          // [rows]
-  std::vector<double> values;            // [rows x features], row-major.
+  std::vector<int64_t> time_ms;                // [rows]
+  ValueType value_type = ValueType::kFloat64;  // Set by the caller; kept by Next.
+  // [rows x features], row-major, value_type elements in native (little-endian) byte order:
+  // the bytes the wire carries, written once from the rings. A std::string so that a
+  // protobuf message can take it by swap; its capacity is reused between blocks.
+  std::string values;
   std::vector<uint8_t> mask;             // [rows x features]; 1 = real sample.
   bool all_present = true;               // Every mask entry is 1.
   int64_t first_window = 0;              // First window completed here (if window_count > 0).
   int32_t window_count = 0;              // Windows completed here, dropped ones included.
   std::vector<int64_t> dropped_windows;  // Fill::kDrop: completed windows with a gap.
   int64_t lost_windows = 0;              // Lost to ring turnover just before this block.
+
+  size_t value_count() const {
+    return values.size() / (value_type == ValueType::kFloat32 ? sizeof(float) : sizeof(double));
+  }
+  // Element i of `values` as a double.
+  double value(size_t i) const {
+    if (value_type == ValueType::kFloat32) {
+      float f;
+      std::memcpy(&f, values.data() + i * sizeof(f), sizeof(f));
+      return f;
+    }
+    double d;
+    std::memcpy(&d, values.data() + i * sizeof(d), sizeof(d));
+    return d;
+  }
 };
 
 // Newest grid-independent time up to which rows over `features` are final: either the
@@ -78,7 +102,7 @@ class WindowCursor {
   };
 
   // Produces up to `max_rows` rows from the cursor with grid time <= complete_through_ms.
-  // `out` is overwritten (its buffers are reused).
+  // `out` is overwritten (its buffers are reused); values are written as out->value_type.
   Result Next(int64_t complete_through_ms, int max_rows, RowBlock* out);
 
   const WindowSpec& spec() const { return spec_; }
@@ -92,6 +116,8 @@ class WindowCursor {
   // Jumps past rows whose samples a full ring no longer holds; returns windows lost.
   int64_t SkipLostRows();
   void SampleRows(int64_t first_row, int rows, RowBlock* out);
+  template <typename T>
+  void SampleValues(int rows, RowBlock* out);
   void CompleteWindows(int64_t first_row, int rows, const std::vector<int64_t>& last_missing,
                        RowBlock* out);
 
@@ -102,6 +128,7 @@ class WindowCursor {
   int64_t last_missing_row_ = -1;  // Newest row produced with any missing value.
   std::vector<double> previous_;   // Fill::kPrevious: last value per feature.
   std::vector<Sample> scratch_;
+  std::vector<uint64_t> ring_hints_;  // Per feature: RingBuffer::Read's hint.
   int64_t dropped_total_ = 0;
   int64_t lost_total_ = 0;
 };

@@ -293,6 +293,51 @@ TEST_F(MetricFeedServiceTest, StreamWindowsFloat64AndMaskForGaps) {
   EXPECT_EQ(b.mask(), std::string("\1\1\1\1\0\0\0\0", 8));
 }
 
+// One row per message: many messages pipelined through the stream's two alternating
+// messages (buffers reused, the mask present in some and absent in others) arrive whole and
+// in order, as the cursor made them.
+TEST_F(MetricFeedServiceTest, StreamWindowsOneRowPerMessageMatchesTheGrid) {
+  store_.AdvanceCompleteThrough(kT0 + 105'000);
+  for (v1::DType dtype : {v1::FLOAT32, v1::FLOAT64}) {
+    v1::StreamWindowsRequest req;
+    req.add_features(R"(load{instance="a:1"})");
+    req.add_features(R"(load{instance="b:1"})");
+    req.set_window(1);
+    req.set_start_ms(kT0 + 80'000);
+    req.set_end_ms(kT0 + 105'000);  // Rows for 100..105 s are missing (lookback 1 s).
+    req.set_lookback_ms(1000);
+    req.set_max_rows_per_message(1);
+    req.set_dtype(dtype);
+    std::vector<v1::StreamWindowsResponse> msgs;
+    ASSERT_TRUE(ReadWindows(req, &msgs).ok());
+    ASSERT_EQ(msgs.size(), 27u);  // Header and 26 rows.
+    for (int r = 0; r < 26; ++r) {
+      const v1::RowBlock& b = msgs[r + 1].rows();
+      const int64_t sec = 80 + r;
+      EXPECT_EQ(b.first_row_index(), r);
+      EXPECT_EQ(b.row_count(), 1);
+      EXPECT_EQ(b.first_window_index(), r);
+      EXPECT_EQ(b.window_count(), 1);
+      EXPECT_THAT(Decode<int64_t>(b.time_ms()), ElementsAre(kT0 + sec * 1000));
+      std::vector<double> v;
+      if (dtype == v1::FLOAT32) {
+        for (float f : Decode<float>(b.values())) v.push_back(f);
+      } else {
+        v = Decode<double>(b.values());
+      }
+      ASSERT_EQ(v.size(), 2u);
+      if (sec < 100) {
+        EXPECT_EQ(v[0], sec);
+        EXPECT_EQ(v[1], sec + 1000);
+        EXPECT_TRUE(b.mask().empty());
+      } else {
+        EXPECT_TRUE(std::isnan(v[0]) && std::isnan(v[1]));
+        EXPECT_EQ(b.mask(), std::string("\0\0", 2));
+      }
+    }
+  }
+}
+
 TEST_F(MetricFeedServiceTest, StreamWindowsDropPolicyReportsDroppedWindows) {
   v1::StreamWindowsRequest req;
   req.add_features(R"(load{instance="a:1"})");
@@ -418,6 +463,106 @@ TEST_F(MetricFeedServiceTest, SlowFollowerIsToldItLostWindows) {
   service_->BeginShutdown();
   server_.reset();
   service_.reset();
+}
+
+// A store of many series, so that a stream's messages are large enough for gRPC's flow
+// control to hold the writer back when the client does not read.
+class MetricFeedServiceBigTest : public MetricFeedServiceTest {
+ protected:
+  static constexpr int kSeries = 1000;
+  static constexpr int kRows = 2000;
+  void SetUp() override {
+    for (int f = 0; f < kSeries; ++f) {
+      std::vector<Sample> samples;
+      for (int64_t i = 0; i < kRows; ++i) samples.push_back({kT0 + i * 1000, double(f + i)});
+      big_.Append(Metric("big", "i" + std::to_string(f)), samples);
+    }
+    big_.AdvanceCompleteThrough(kT0 + (kRows - 1) * 1000);
+    MetricFeedServiceTest::SetUp();
+    // Serve big_ instead of the fixture's store.
+    service_->BeginShutdown();
+    server_->Shutdown(1000);
+    ServiceOptions opts;
+    opts.max_streams = 8;
+    opts.retention_ms = 3'600'000;
+    opts.upstream_status = [] { return UpstreamStatus{.poll_interval_ms = 1000, .ready = true}; };
+    opts.now_ms = [] { return kT0 + kRows * 1000; };
+    service_ = std::make_unique<MetricFeedService>(&big_, opts);
+    auto server = GrpcServer::Start("127.0.0.1:0", service_.get());
+    ASSERT_TRUE(server.ok());
+    server_ = *std::move(server);
+    stub_ = v1::MetricFeed::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    // big_ dies after the fixture's members: stop what reads it first.
+    service_->BeginShutdown();
+    server_.reset();
+    service_.reset();
+  }
+  v1::StreamWindowsRequest Request() const {
+    v1::StreamWindowsRequest req;
+    req.add_features("big");
+    req.set_window(1);
+    req.set_start_ms(kT0);
+    req.set_end_ms(kT0 + (kRows - 1) * 1000);
+    req.set_max_rows_per_message(50);  // 200 KB of float32 per message, 40 messages.
+    return req;
+  }
+  // Rows produced so far, once the count has not changed for 200 ms (bounded wait).
+  int64_t SettledRowsProduced() {
+    int64_t last = -1;
+    int same = 0;
+    WaitFor([&] {
+      const int64_t now = service_->windows_sent_total();
+      same = now == last ? same + 1 : 0;
+      last = now;
+      return same >= 40;
+    });
+    return last;
+  }
+  store::SeriesStore big_{{.retention_ms = 2'100'000, .interval_ms = 1000, .max_series = 2000}};
+};
+
+TEST_F(MetricFeedServiceBigTest, SlowReaderHoldsTheStreamBackThenGetsEveryRowInOrder) {
+  grpc::ClientContext ctx;
+  auto reader = stub_->StreamWindows(&ctx, Request());
+  v1::StreamWindowsResponse msg;
+  ASSERT_TRUE(reader->Read(&msg));  // Header.
+  ASSERT_TRUE(reader->Read(&msg));  // Rows 0..49.
+  // The client stops reading: the daemon produces what flow control lets through, plus the
+  // message being written and the next one, and then waits.
+  const int64_t produced = SettledRowsProduced();
+  EXPECT_LT(produced, kRows) << "the writer was not held back";
+  int64_t next_row = msg.rows().first_row_index() + msg.rows().row_count();
+  while (reader->Read(&msg)) {
+    ASSERT_EQ(msg.rows().first_row_index(), next_row);
+    const std::vector<float> v = Decode<float>(msg.rows().values());
+    ASSERT_EQ(v.size(), static_cast<size_t>(msg.rows().row_count()) * kSeries);
+    // Series are listed in label order ("i0", "i1", "i10", ...): check the first, i0.
+    EXPECT_EQ(v[0], static_cast<float>(next_row));
+    next_row += msg.rows().row_count();
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(next_row, kRows);
+}
+
+TEST_F(MetricFeedServiceBigTest, CancelWithTwoMessagesInFlightFinishesOnce) {
+  for (int run = 0; run < 5; ++run) {
+    grpc::ClientContext ctx;
+    auto reader = stub_->StreamWindows(&ctx, Request());
+    v1::StreamWindowsResponse msg;
+    ASSERT_TRUE(reader->Read(&msg));     // Header.
+    ASSERT_TRUE(reader->Read(&msg));     // Rows 0..49; the daemon writes on and produces ahead.
+    if (run > 0) SettledRowsProduced();  // Run 0 cancels at once, mid-production.
+    ctx.TryCancel();
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+    EXPECT_TRUE(WaitFor([&] { return service_->active_streams() == 0; }));
+  }
+  // The service still serves whole streams.
+  std::vector<v1::StreamWindowsResponse> msgs;
+  ASSERT_TRUE(ReadWindows(Request(), &msgs).ok());
+  EXPECT_EQ(msgs.size(), 1u + kRows / 50);
 }
 
 TEST_F(MetricFeedServiceTest, MaxStreamsIsResourceExhausted) {

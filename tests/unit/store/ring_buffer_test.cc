@@ -93,6 +93,43 @@ TEST(RingBufferTest, ReadSelectsInclusiveTimeRange) {
   EXPECT_THAT(out, ElementsAre(Sample{1, 1}, Sample{100, 100}));
 }
 
+TEST(RingBufferTest, ReadWithAnyHintEqualsReadWithout) {
+  RingBuffer ring(50);  // Wrapped: holds samples 71..120 at t = 10 * n.
+  for (int64_t t = 10; t <= 1200; t += 10) ring.Append({t, double(t)});
+  for (int64_t from = 600; from <= 1250; from += 7) {
+    for (int64_t len : {0, 5, 30, 200}) {
+      std::vector<Sample> want;
+      ring.Read(from, from + len, &want);
+      // Hints below, at and above the answer, past the end, and left by a previous read.
+      for (uint64_t hint : {0ul, 70ul, 100ul, 119ul, 120ul, 500ul}) {
+        std::vector<Sample> got;
+        uint64_t h = hint;
+        ring.Read(from, from + len, &got, &h);
+        EXPECT_EQ(got, want) << "from " << from << " len " << len << " hint " << hint;
+      }
+    }
+  }
+  // Contiguous reads, as a window cursor makes them, chain through the hint.
+  uint64_t h = 0;
+  for (int64_t from = 700; from <= 1200; from += 30) {
+    std::vector<Sample> want, got;
+    ring.Read(from, from + 40, &want);
+    ring.Read(from, from + 40, &got, &h);
+    EXPECT_EQ(got, want) << "from " << from;
+  }
+}
+
+TEST(RingBufferTest, PrefetchStaysInsideTheRingAndChangesNothing) {
+  RingBuffer ring(10);
+  for (int64_t t = 1; t <= 25; ++t) ring.Append({t, double(t)});
+  const std::vector<Sample> before = ReadAll(ring);
+  // Any start (wrapped, past the end) and any count (up to more than the capacity).
+  for (uint64_t from : {0ul, 7ul, 9ul, 24ul, 1000ul}) {
+    for (size_t count : {0ul, 1ul, 5ul, 10ul, 11ul, 100ul}) ring.Prefetch(from, count);
+  }
+  EXPECT_EQ(ReadAll(ring), before);
+}
+
 TEST(RingBufferTest, LatestHonoursLookbackLeftOpen) {
   RingBuffer ring(8);
   ring.Append({1000, 1});

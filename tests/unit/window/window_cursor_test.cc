@@ -1,6 +1,7 @@
 #include "daemon/window/window_cursor.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -30,7 +31,7 @@ WindowSpec Spec(int64_t start, int64_t end, int32_t window = 1, int32_t shift = 
 // Values of feature f over the block's rows.
 std::vector<double> Column(const RowBlock& b, size_t nf, size_t f) {
   std::vector<double> out;
-  for (int r = 0; r < b.rows; ++r) out.push_back(b.values[r * nf + f]);
+  for (int r = 0; r < b.rows; ++r) out.push_back(b.value(r * nf + f));
   return out;
 }
 
@@ -84,7 +85,90 @@ TEST(WindowCursorTest, StaleMarkerIsMissingButNaNIsAValue) {
   RowBlock b;
   ASSERT_EQ(cursor.Next(INT64_MAX, 100, &b), WindowCursor::Result::kBlock);
   EXPECT_THAT(b.mask, ElementsAre(1, 0, 1));
-  EXPECT_TRUE(std::isnan(b.values[2]));
+  EXPECT_TRUE(std::isnan(b.value(2)));
+}
+
+TEST(WindowCursorTest, Float32BlockHoldsTheFloat64ValuesRounded) {
+  store::SeriesStore store(Opts());
+  // 0.1 is inexact in float32; a NaN value, a stale marker and a gap (lookback 2 s).
+  Put(store, "a", {{1000, 0.1}, {2000, std::nan("")}, {3000, StaleMarker()}, {7000, 1e300}});
+  Put(store, "b", {{1000, -2.5}, {2000, 3}, {3000, 4}, {4000, 5}, {7000, 6}});
+  for (Fill fill : {Fill::kNanMask, Fill::kPrevious, Fill::kZero}) {
+    WindowCursor c64({Get(store, "a"), Get(store, "b")}, Spec(1000, 7000, 1, 1, fill));
+    WindowCursor c32({Get(store, "a"), Get(store, "b")}, Spec(1000, 7000, 1, 1, fill));
+    RowBlock b64, b32;
+    b32.value_type = ValueType::kFloat32;
+    // Rows in blocks of 3, 3, 1: the float32 block's buffer is reused and shrinks.
+    for (int block = 0; block < 3; ++block) {
+      ASSERT_EQ(c64.Next(INT64_MAX, 3, &b64), WindowCursor::Result::kBlock);
+      ASSERT_EQ(c32.Next(INT64_MAX, 3, &b32), WindowCursor::Result::kBlock);
+      EXPECT_EQ(b32.value_type, ValueType::kFloat32);
+      ASSERT_EQ(b32.values.size(), b64.value_count() * sizeof(float));
+      ASSERT_EQ(b32.value_count(), b64.value_count());
+      EXPECT_EQ(b32.mask, b64.mask);
+      EXPECT_EQ(b32.time_ms, b64.time_ms);
+      for (size_t i = 0; i < b64.value_count(); ++i) {
+        const float want = static_cast<float>(b64.value(i));
+        const float got = static_cast<float>(b32.value(i));
+        EXPECT_EQ(std::memcmp(&want, &got, sizeof(float)), 0) << "value " << i;
+      }
+    }
+    EXPECT_EQ(c32.Next(INT64_MAX, 3, &b32), WindowCursor::Result::kEnd);
+  }
+}
+
+// 37 features (two full groups of 16 and a partial one) with gaps, jitter and stale
+// markers, read in blocks of assorted sizes: every value and mask equals the definition,
+// the newest sample in (t - lookback, t] (RingBuffer::Latest), filled per policy.
+TEST(WindowCursorTest, ManyFeaturesMatchTheDefinition) {
+  store::SeriesStore store(Opts());
+  constexpr int kFeatures = 37;
+  std::vector<store::SeriesPtr> features;
+  for (int f = 0; f < kFeatures; ++f) {
+    std::vector<Sample> samples;
+    for (int64_t i = 0; i < 120; ++i) {
+      if ((i + f) % 7 == 3 || (f % 5 == 0 && i > 40 && i < 50)) continue;  // Gaps.
+      const int64_t t = 1000 * i + (f * 37 + i * 11) % 900;                // Jitter.
+      samples.push_back({t, (i + f) % 13 == 0 ? StaleMarker() : f * 1000.0 + i});
+    }
+    const std::string name = "f" + std::to_string(f);
+    Put(store, name, samples);
+    features.push_back(Get(store, name));
+  }
+  for (Fill fill : {Fill::kNanMask, Fill::kPrevious, Fill::kZero}) {
+    WindowCursor cursor(features, Spec(5000, 115'000, 1, 1, fill));
+    RowBlock b;
+    b.value_type = ValueType::kFloat32;
+    std::vector<double> previous(kFeatures, std::nan(""));
+    int64_t row = 0;
+    for (int max_rows : {1, 7, 30, 2, 100}) {
+      ASSERT_EQ(cursor.Next(INT64_MAX, max_rows, &b), WindowCursor::Result::kBlock);
+      ASSERT_EQ(b.first_row, row);
+      for (int r = 0; r < b.rows; ++r, ++row) {
+        const int64_t t = 5000 + row * 1000;
+        for (int f = 0; f < kFeatures; ++f) {
+          Sample s;
+          const bool present = features[f]->ring().Latest(t, 2000, &s) && !IsStaleMarker(s.value);
+          double want = std::nan("");
+          if (present) {
+            want = previous[f] = s.value;
+          } else if (fill == Fill::kPrevious) {
+            want = previous[f];
+          } else if (fill == Fill::kZero) {
+            want = 0;
+          }
+          const size_t i = static_cast<size_t>(r) * kFeatures + f;
+          ASSERT_EQ(b.mask[i], present ? 1 : 0) << "row " << row << " feature " << f;
+          const float got = static_cast<float>(b.value(i));
+          if (std::isnan(want)) {
+            EXPECT_TRUE(std::isnan(got)) << "row " << row << " feature " << f;
+          } else {
+            EXPECT_EQ(got, static_cast<float>(want)) << "row " << row << " feature " << f;
+          }
+        }
+      }
+    }
+  }
 }
 
 class FillTest : public ::testing::Test {

@@ -17,6 +17,7 @@ import numpy as np
 from promfeed import errors
 from promfeed._decode import RowStep, WindowAssembler, decode_block, header_from_proto
 from promfeed._types import Fill, ReadRangeResult, Series, StreamHeader, WindowBatch
+from promfeed._wire import parse_stream_response
 from promfeed.v1 import metric_feed_pb2 as pb
 from promfeed.v1 import metric_feed_pb2_grpc as pb_grpc
 
@@ -179,6 +180,13 @@ class Client:
         else:
             self._channel = grpc.secure_channel(self.target, credentials, options=opts)
         self._stub = pb_grpc.MetricFeedStub(self._channel)
+        # StreamWindows with the zero-copy rows decoder (same messages as the stub's).
+        self._stream_windows = self._channel.unary_stream(
+            "/promfeed.v1.MetricFeed/StreamWindows",
+            request_serializer=pb.StreamWindowsRequest.SerializeToString,
+            response_deserializer=parse_stream_response,
+            _registered_method=True,
+        )
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -411,7 +419,7 @@ class Client:
         return WindowStream(self, req, idle_ms=idle_ms)
 
     def _open_stream(self, req: pb.StreamWindowsRequest) -> Any:
-        return self._stub.StreamWindows(
+        return self._stream_windows(
             req, wait_for_ready=self._wait_for_ready, metadata=self._metadata
         )
 
