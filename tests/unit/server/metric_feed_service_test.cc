@@ -18,6 +18,14 @@
 namespace promfeed::server {
 namespace {
 
+// A healthy upstream polled every second.
+UpstreamStatus ReadyUpstream() {
+  UpstreamStatus s;
+  s.poll_interval_ms = 1000;
+  s.ready = true;
+  return s;
+}
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -425,7 +433,7 @@ TEST_F(MetricFeedServiceTest, SlowFollowerIsToldItLostWindows) {
   service_->BeginShutdown();
   server_->Shutdown(1000);
   ServiceOptions opts;
-  opts.upstream_status = [] { return UpstreamStatus{.poll_interval_ms = 1000, .ready = true}; };
+  opts.upstream_status = ReadyUpstream;
   opts.now_ms = [] { return kT0 + 10'000; };
   service_ = std::make_unique<MetricFeedService>(&small, opts);
   auto server = GrpcServer::Start("127.0.0.1:0", service_.get());
@@ -485,7 +493,7 @@ class MetricFeedServiceBigTest : public MetricFeedServiceTest {
     ServiceOptions opts;
     opts.max_streams = 8;
     opts.retention_ms = 3'600'000;
-    opts.upstream_status = [] { return UpstreamStatus{.poll_interval_ms = 1000, .ready = true}; };
+    opts.upstream_status = ReadyUpstream;
     opts.now_ms = [] { return kT0 + kRows * 1000; };
     service_ = std::make_unique<MetricFeedService>(&big_, opts);
     auto server = GrpcServer::Start("127.0.0.1:0", service_.get());
