@@ -42,8 +42,13 @@ constexpr std::string_view kWellKnownNames[] = {
 
 // Code of a well-known name, or -1.
 int WellKnownCode(std::string_view name) {
+  if (name.empty()) return -1;
   for (size_t i = 0; i < std::size(kWellKnownNames); ++i) {
-    if (kWellKnownNames[i] == name) return static_cast<int>(i);
+    // Size and first byte first: most names differ there, without a call to memcmp.
+    const std::string_view known = kWellKnownNames[i];
+    if (known.size() == name.size() && known[0] == name[0] && known == name) {
+      return static_cast<int>(i);
+    }
   }
   return -1;
 }
@@ -54,15 +59,6 @@ void PutVarint(std::string& out, uint64_t v) {
     v >>= 7;
   }
   out.push_back(static_cast<char>(v));
-}
-
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
 }
 
 uint64_t GetVarint(const char*& p) {
@@ -159,19 +155,10 @@ std::string_view LabelsBuilder::Encode() {
   } else {
     std::stable_sort(pending_.begin(), pending_.end(), by_name);
   }
-  buf_.clear();
-  size_t body = 0;
-  for (size_t i = 0; i < pending_.size(); ++i) {
-    const auto& [name, value] = pending_[i];
-    if (value.empty() || (i + 1 < pending_.size() && pending_[i + 1].first == name)) continue;
-    const int code = WellKnownCode(name);
-    body += code >= 0 ? VarintSize(static_cast<uint64_t>(code) << 1 | 1)
-                      : VarintSize(name.size() << 1) + name.size();
-    body += VarintSize(value.size()) + value.size();
-  }
-  if (body == 0) return {};
-  buf_.reserve(body + VarintSize(body));
-  PutVarint(buf_, body);
+  // The body goes after room for its size (a varint of at most kMaxVarint bytes), which is
+  // written last, just before it: one pass, one well-known-name lookup per label.
+  constexpr size_t kMaxVarint = 10;
+  buf_.assign(kMaxVarint, '\0');
   for (size_t i = 0; i < pending_.size(); ++i) {
     const auto& [name, value] = pending_[i];
     if (value.empty() || (i + 1 < pending_.size() && pending_[i + 1].first == name)) continue;
@@ -184,7 +171,13 @@ std::string_view LabelsBuilder::Encode() {
     PutVarint(buf_, value.size());
     buf_.append(value);
   }
-  return buf_;
+  const size_t body = buf_.size() - kMaxVarint;
+  if (body == 0) return {};
+  std::string size;
+  PutVarint(size, body);  // Short: no allocation (small string).
+  char* const start = buf_.data() + kMaxVarint - size.size();
+  std::memcpy(start, size.data(), size.size());
+  return std::string_view(start, size.size() + body);
 }
 
 std::string_view Labels::Get(std::string_view name) const {
