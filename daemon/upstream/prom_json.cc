@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -521,6 +522,200 @@ absl::Status ToStatus(const std::exception& e, std::string_view what) {
                     FailureReason::kDecode);
 }
 
+// The shape Prometheus writes timestamps in: [-]digits[.d{1,3}], at most 15 integer digits.
+// Exact in integer arithmetic without the general path's digit string. Reads the longest
+// such prefix of [p, end) into `ms` and returns where it stopped, or nullptr when [p, end) does
+// not start with one. A number that goes on past the returned pointer (sub-millisecond
+// digits, an exponent) is not of this shape: callers check what follows.
+const char* ScanTimestampMs(const char* p, const char* const end, int64_t& ms) {
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  const char* const int_begin = p;
+  uint64_t v = 0;
+  while (p < end && static_cast<unsigned>(*p - '0') < 10) v = v * 10 + (*p++ - '0');
+  const ptrdiff_t int_digits = p - int_begin;
+  if (int_digits == 0 || int_digits > 15 || (int_digits > 1 && *int_begin == '0')) {
+    return nullptr;
+  }
+  int frac_digits = 0;
+  if (p < end && *p == '.') {
+    ++p;
+    while (p < end && frac_digits < 3 && static_cast<unsigned>(*p - '0') < 10) {
+      v = v * 10 + (*p++ - '0');
+      ++frac_digits;
+    }
+    if (frac_digits == 0) return nullptr;
+  }
+  for (; frac_digits < 3; ++frac_digits) v *= 10;
+  ms = negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+  return p;
+}
+
+// The fast path: a scanner for the one shape Prometheus writes query results in,
+//   {"status":"success","data":{"resultType":"matrix","result":[
+//     {"metric":{"name":"value",...},"values":[[<time>,"<value>"],...]},...]}}
+// (vector: "value":[<time>,"<value>"]), optionally followed by "warnings" and "infos" arrays,
+// with no whitespace, no escapes and timestamps of ScanTimestampMs's shape. It reads labels
+// and values where they are in the body and needs no structural index. It accepts only
+// valid JSON and decodes it exactly as the general path does; at the first byte it does not
+// expect (any other shape, whitespace, escape, number format, and every error) it gives up,
+// and the caller decodes the body with the general path, which yields the result or the error.
+class FastQueryScanner {
+ public:
+  // REQUIRES: body.data()[body.size()] is readable (std::string's terminating NUL).
+  FastQueryScanner(std::string_view body, size_t max_samples, const SeriesVisitor* visit,
+                   LabelsBuilder& labels, std::vector<Sample>& samples)
+      : p_(body.data()),
+        end_(body.data() + body.size()),
+        max_samples_(max_samples),
+        visit_(visit),
+        labels_(labels),
+        samples_(samples) {}
+
+  // True when the whole body was decoded into `out` (series go to the visitor if any). False
+  // when the general path must decode it; the first visited() series have then been visited.
+  bool Decode(QueryResult& out) {
+    if (!Literal(R"({"status":"success","data":{"resultType":")")) return false;
+    bool matrix;
+    if (Literal(R"(matrix","result":[)")) {
+      matrix = true;
+      out.type = ResultType::kMatrix;
+    } else if (Literal(R"(vector","result":[)")) {
+      matrix = false;
+      out.type = ResultType::kVector;
+    } else {
+      return false;
+    }
+    if (!Char(']')) {
+      do {
+        if (!Series(matrix, out)) return false;
+      } while (Char(','));
+      if (!Char(']')) return false;
+    }
+    if (!Char('}')) return false;
+    // What Prometheus adds after "data": then the warnings and infos, in document order, as
+    // the general path collects them.
+    if (Literal(R"(,"warnings":[)") && !StringArray(out.warnings)) return false;
+    if (Literal(R"(,"infos":[)") && !StringArray(out.warnings)) return false;
+    if (!Char('}')) return false;
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+    return p_ == end_;
+  }
+
+  size_t visited() const { return visited_; }
+
+ private:
+  bool Char(char c) {
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+
+  // A template on the literal's size, so that the compiler inlines the comparison.
+  template <size_t N>
+  bool Literal(const char (&text)[N]) {
+    constexpr size_t kSize = N - 1;  // Without the terminating NUL.
+    if (static_cast<size_t>(end_ - p_) < kSize || std::memcmp(p_, text, kSize) != 0) return false;
+    p_ += kSize;
+    return true;
+  }
+
+  // A string (p_ just past its opening quote) without escapes or control characters, in
+  // valid UTF-8 (what simdjson's stage 1 checks); consumes the closing quote.
+  bool String(std::string_view& out) {
+    const char* const begin = p_;
+    unsigned char any = 0;  // OR of the bytes: bit 7 set means non-ASCII, to validate.
+    for (;; ++p_) {
+      // The NUL past end_ stops this loop like any control character.
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"' || c == '\\' || c < 0x20) break;
+      any |= c;
+    }
+    if (p_ == end_ || *p_ != '"') return false;
+    out = std::string_view(begin, static_cast<size_t>(p_ - begin));
+    ++p_;
+    return (any & 0x80) == 0 || simdjson::validate_utf8(out.data(), out.size());
+  }
+
+  // ["s1","s2",...] after the opening bracket, appended to `out`.
+  bool StringArray(std::vector<std::string>& out) {
+    if (Char(']')) return true;
+    do {
+      std::string_view s;
+      if (!Char('"') || !String(s)) return false;
+      out.emplace_back(s);
+    } while (Char(','));
+    return Char(']');
+  }
+
+  // [<time>,"<value>"]
+  bool Pair(Sample& sample) {
+    if (!Char('[')) return false;
+    const char* const after = ScanTimestampMs(p_, end_, sample.time_ms);
+    if (after == nullptr) return false;
+    p_ = after;
+    std::string_view text;
+    if (!Literal(",\"") || !String(text)) return false;
+    absl::StatusOr<double> value = ParseSampleValue(text);
+    if (!value.ok()) return false;
+    sample.value = *value;
+    return Char(']');
+  }
+
+  bool Series(bool matrix, QueryResult& out) {
+    if (!Literal(R"({"metric":{)")) return false;
+    labels_.Clear();
+    if (!Char('}')) {
+      do {
+        std::string_view name, value;
+        if (!Char('"') || !String(name) || !Literal(":\"") || !String(value)) return false;
+        labels_.Add(name, value);
+      } while (Char(','));
+      if (!Char('}')) return false;
+    }
+    samples_.clear();
+    Sample sample;
+    if (matrix) {
+      if (!Literal(R"(,"values":[)")) return false;
+      if (!Char(']')) {
+        do {
+          // Out of order: the general path reports it.
+          if (!Pair(sample) || (!samples_.empty() && sample.time_ms <= samples_.back().time_ms)) {
+            return false;
+          }
+          samples_.push_back(sample);
+        } while (Char(','));
+        if (!Char(']')) return false;
+      }
+    } else {
+      if (!Literal(R"(,"value":)") || !Pair(sample)) return false;
+      samples_.push_back(sample);
+    }
+    if (!Char('}')) return false;
+    // Over the limit: the general path reports it, at the same sample.
+    sample_count_ += samples_.size();
+    if (sample_count_ > max_samples_) return false;
+    if (samples_.empty()) return true;  // As the general path: a series without samples is dropped.
+    if (visit_ != nullptr) {
+      (*visit_)(labels_.Encode(), samples_);
+      ++visited_;
+    } else {
+      out.series.push_back(
+          SeriesData{labels_.Build(), std::vector<Sample>(samples_.begin(), samples_.end())});
+    }
+    return true;
+  }
+
+  const char* p_;
+  const char* const end_;
+  const size_t max_samples_;
+  const SeriesVisitor* const visit_;
+  LabelsBuilder& labels_;         // Reused for every series.
+  std::vector<Sample>& samples_;  // Reused for every series.
+  size_t sample_count_ = 0;
+  size_t visited_ = 0;
+};
+
 }  // namespace
 
 std::string_view ResultTypeName(ResultType type) {
@@ -544,6 +739,9 @@ class PromJsonDecoder::Impl {
   static constexpr size_t kKeepParserCapacity = 1 << 20;
   DecodeOptions options;
   od::parser parser;
+  // The fast path's buffers, reused across documents.
+  LabelsBuilder labels;
+  std::vector<Sample> samples;
 };
 
 PromJsonDecoder::PromJsonDecoder(DecodeOptions options) : impl_(std::make_unique<Impl>(options)) {}
@@ -551,6 +749,9 @@ PromJsonDecoder::~PromJsonDecoder() = default;
 
 void PromJsonDecoder::ReleaseMemory() {
   if (impl_->parser.capacity() > Impl::kKeepParserCapacity) impl_->parser = od::parser();
+  if (impl_->samples.capacity() * sizeof(Sample) > Impl::kKeepParserCapacity) {
+    impl_->samples = std::vector<Sample>();
+  }
 }
 
 absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQuery(const std::string& body) {
@@ -564,6 +765,27 @@ absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQuery(const std::string& body
 
 absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQueryImpl(const std::string& body,
                                                              const SeriesVisitor* visit) {
+  if (!impl_->options.fast_path) return DecodeQueryGeneral(body, visit);
+  QueryResult fast_result;
+  FastQueryScanner fast(body, impl_->options.max_samples, visit, impl_->labels, impl_->samples);
+  if (fast.Decode(fast_result)) return fast_result;
+  if (visit == nullptr || fast.visited() == 0) return DecodeQueryGeneral(body, visit);
+  // The fast path gave up after visiting some series. The general path decodes those series
+  // the same way: it skips their visits and goes on from there.
+  size_t skip = fast.visited();
+  auto visit_rest = [&](std::string_view labels, std::span<const Sample> samples) {
+    if (skip > 0) {
+      --skip;
+    } else {
+      (*visit)(labels, samples);
+    }
+  };
+  const SeriesVisitor rest = visit_rest;
+  return DecodeQueryGeneral(body, &rest);
+}
+
+absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQueryGeneral(const std::string& body,
+                                                                const SeriesVisitor* visit) {
   QueryResult result;
   try {
     std::vector<std::string> warnings;
@@ -633,38 +855,12 @@ absl::StatusOr<int64_t> PromJsonDecoder::DecodeScrapeIntervalMs(const std::strin
   }
 }
 
-namespace {
-// The shape Prometheus writes: [-]digits[.d{1,3}], at most 15 integer digits. Exact in
-// integer arithmetic without the general path's digit string; nullopt for anything else.
-std::optional<int64_t> FastTimestampMs(std::string_view text) {
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  const bool negative = p < end && *p == '-';
-  if (negative) ++p;
-  const char* const int_begin = p;
-  uint64_t v = 0;
-  while (p < end && static_cast<unsigned>(*p - '0') < 10) v = v * 10 + (*p++ - '0');
-  const ptrdiff_t int_digits = p - int_begin;
-  if (int_digits == 0 || int_digits > 15 || (int_digits > 1 && *int_begin == '0')) {
-    return std::nullopt;
-  }
-  int frac_digits = 0;
-  if (p < end && *p == '.') {
-    ++p;
-    while (p < end && frac_digits < 3 && static_cast<unsigned>(*p - '0') < 10) {
-      v = v * 10 + (*p++ - '0');
-      ++frac_digits;
-    }
-    if (frac_digits == 0) return std::nullopt;
-  }
-  if (p != end) return std::nullopt;  // Sub-millisecond digits or an exponent.
-  for (; frac_digits < 3; ++frac_digits) v *= 10;
-  return negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
-}
-}  // namespace
-
 absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text) {
-  if (std::optional<int64_t> ms = FastTimestampMs(text)) return *ms;
+  int64_t fast_ms;
+  if (ScanTimestampMs(text.data(), text.data() + text.size(), fast_ms) ==
+      text.data() + text.size()) {
+    return fast_ms;
+  }
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(Cat("bad timestamp \"", text, "\": ", why));
   };
@@ -725,7 +921,41 @@ absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text) {
   return static_cast<int64_t>(v);
 }
 
+namespace {
+// [-]digits[.digits] with at most 19 digits whose integer m (the digits without the point)
+// is at most 2^53, to `out`: m and 10^k (k fraction digits, at most 22) are then exact doubles
+// and their quotient is correctly rounded, the same double std::from_chars gives (Clinger's
+// fast path). False for any other text; this is how Prometheus writes most values.
+bool FastDecimal(std::string_view text, double& out) {
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  uint64_t m = 0;
+  int digits = 0, frac_digits = 0;
+  const char* const int_begin = p;
+  for (; p < end && static_cast<unsigned>(*p - '0') < 10; ++p, ++digits) m = m * 10 + (*p - '0');
+  if (p == int_begin) return false;
+  if (p < end && *p == '.') {
+    const char* const frac_begin = ++p;
+    for (; p < end && static_cast<unsigned>(*p - '0') < 10; ++p, ++digits) {
+      m = m * 10 + (*p - '0');
+    }
+    frac_digits = static_cast<int>(p - frac_begin);
+    if (frac_digits == 0) return false;
+  }
+  if (p != end || digits > 19 || m > (uint64_t{1} << 53) || frac_digits > 22) return false;
+  const double v = static_cast<double>(m) / kPow10[frac_digits];
+  out = negative ? -v : v;
+  return true;
+}
+}  // namespace
+
 absl::StatusOr<double> ParseSampleValue(std::string_view text) {
+  if (double v; FastDecimal(text, v)) return v;
   if (text == "NaN") return std::numeric_limits<double>::quiet_NaN();
   if (text == "+Inf" || text == "Inf") return std::numeric_limits<double>::infinity();
   if (text == "-Inf") return -std::numeric_limits<double>::infinity();
