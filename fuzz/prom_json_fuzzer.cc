@@ -19,12 +19,13 @@
 
 namespace {
 
+using promfeed::Sample;
+using promfeed::Sample;
 using promfeed::upstream::DecodeOptions;
 using promfeed::upstream::FormatTimestampSeconds;
 using promfeed::upstream::ParseTimestampMs;
 using promfeed::upstream::PromJsonDecoder;
 using promfeed::upstream::QueryResult;
-using promfeed::upstream::Sample;
 
 constexpr size_t kMaxSamples = 10'000;
 
