@@ -3,6 +3,7 @@
 #include <simdjson.h>
 #include <yaml-cpp/yaml.h>
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -551,6 +552,24 @@ const char* ScanTimestampMs(const char* p, const char* const end, int64_t& ms) {
   return p;
 }
 
+// Whether one of the 8 bytes in `x` is '"', '\\', below 0x20 or above 0x7f (exact: the
+// "has a zero byte" and "has a byte less than n" bit tricks).
+bool HasStringStop(uint64_t x) {
+  constexpr uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
+  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v; };
+  const uint64_t quote = has_zero(x ^ (kOnes * '"'));
+  const uint64_t backslash = has_zero(x ^ (kOnes * '\\'));
+  const uint64_t control = (x - kOnes * 0x20) & ~x;
+  return ((quote | backslash | control | x) & kHigh) != 0;
+}
+
+// The bytes HasStringStop looks for, as a table for the byte loop.
+constexpr std::array<bool, 256> kStringStop = [] {
+  std::array<bool, 256> stop{};
+  for (int c = 0; c < 256; ++c) stop[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+  return stop;
+}();
+
 // The fast path: a scanner for the one shape Prometheus writes query results in,
 //   {"status":"success","data":{"resultType":"matrix","result":[
 //     {"metric":{"name":"value",...},"values":[[<time>,"<value>"],...]},...]}}
@@ -624,17 +643,24 @@ class FastQueryScanner {
   // valid UTF-8 (what simdjson's stage 1 checks); consumes the closing quote.
   bool String(std::string_view& out) {
     const char* const begin = p_;
-    unsigned char any = 0;  // OR of the bytes: bit 7 set means non-ASCII, to validate.
-    for (;; ++p_) {
-      // The NUL past end_ stops this loop like any control character.
-      const unsigned char c = static_cast<unsigned char>(*p_);
-      if (c == '"' || c == '\\' || c < 0x20) break;
-      any |= c;
+    // Plain ASCII: eight bytes at a time, then byte by byte. The NUL past end_ stops the byte
+    // loops like any control character.
+    while (end_ - p_ >= 8) {
+      uint64_t x;
+      std::memcpy(&x, p_, 8);
+      if (HasStringStop(x)) break;
+      p_ += 8;
+    }
+    while (!kStringStop[static_cast<unsigned char>(*p_)]) ++p_;
+    bool non_ascii = false;
+    if (static_cast<unsigned char>(*p_) >= 0x80) {
+      non_ascii = true;
+      while (*p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
     }
     if (p_ == end_ || *p_ != '"') return false;
     out = std::string_view(begin, static_cast<size_t>(p_ - begin));
     ++p_;
-    return (any & 0x80) == 0 || simdjson::validate_utf8(out.data(), out.size());
+    return !non_ascii || simdjson::validate_utf8(out.data(), out.size());
   }
 
   // ["s1","s2",...] after the opening bracket, appended to `out`.

@@ -664,6 +664,22 @@ TEST(PromJsonFastPathTest, EscapedAndUnusualLabels) {
   }
 }
 
+// Long strings are scanned 8 bytes at a time: every byte that ends or interrupts a plain
+// string, at every position of a long label name and value.
+TEST(PromJsonFastPathTest, SpecialBytesAtEveryPositionOfLongStrings) {
+  for (const std::string& special : std::vector<std::string>{
+           "\"", "\\", "\\u0041", "\x01", "\x1f", "\x7f", " ", "\xc3\xa9", "\xe6\x97\xa5",
+           "\xf0\x9f\x98\x80", "\xc3", "\xff", "\x80", "\xed\xa0\x80", std::string(1, '\0')}) {
+    for (size_t pos = 0; pos <= 24; ++pos) {
+      std::string text(24, 'x');
+      text.insert(pos, special);
+      ExpectSameAsGeneral(VectorOf(R"([1,"1"])", Cat(R"("long_label_name":")", text, R"(")")));
+      ExpectSameAsGeneral(VectorOf(R"([1,"1"])", Cat(R"(")", text, R"(":"v")")));
+      ExpectSameAsGeneral(VectorOf(Cat(R"([1,")", text, R"("])")));
+    }
+  }
+}
+
 TEST(PromJsonFastPathTest, WhitespaceAndKeyOrder) {
   for (
       const char* body : {
