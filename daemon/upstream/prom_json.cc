@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <optional>
 
@@ -570,26 +571,38 @@ constexpr std::array<bool, 256> kStringStop = [] {
   return stop;
 }();
 
+// Buffers of the fast path, reused across series and documents.
+struct FastScratch {
+  LabelsBuilder labels;
+  std::vector<Sample> samples;
+  // Strings with escapes, decoded; a deque so that a string_view into one stays valid while
+  // more are added.
+  std::deque<std::string> unescaped;
+};
+
 // The fast path: a scanner for the one shape Prometheus writes query results in,
 //   {"status":"success","data":{"resultType":"matrix","result":[
 //     {"metric":{"name":"value",...},"values":[[<time>,"<value>"],...]},...]}}
 // (vector: "value":[<time>,"<value>"]), optionally followed by "warnings" and "infos" arrays,
-// with no whitespace, no escapes and timestamps of ScanTimestampMs's shape. It reads labels
-// and values where they are in the body and needs no structural index. It accepts only
-// valid JSON and decodes it exactly as the general path does; at the first byte it does not
-// expect (any other shape, whitespace, escape, number format, and every error) it gives up,
-// and the caller decodes the body with the general path, which yields the result or the error.
+// with no whitespace and timestamps of ScanTimestampMs's shape. It reads labels and values
+// where they are in the body (decoding only strings with escapes, such as the \u003c, \u003e
+// and \u0026 Prometheus writes for <, > and &) and needs no structural index. It accepts
+// only valid JSON and decodes it exactly as the general path does; at the first byte it does
+// not expect (any other shape, whitespace, surrogate escape, number format, and every error)
+// it gives up, and the caller decodes the body with the general path, which yields the result
+// or the error.
 class FastQueryScanner {
  public:
   // REQUIRES: body.data()[body.size()] is readable (std::string's terminating NUL).
   FastQueryScanner(std::string_view body, size_t max_samples, const SeriesVisitor* visit,
-                   LabelsBuilder& labels, std::vector<Sample>& samples)
+                   FastScratch& scratch)
       : p_(body.data()),
         end_(body.data() + body.size()),
         max_samples_(max_samples),
         visit_(visit),
-        labels_(labels),
-        samples_(samples) {}
+        labels_(scratch.labels),
+        samples_(scratch.samples),
+        unescaped_(scratch.unescaped) {}
 
   // True when the whole body was decoded into `out` (series go to the visitor if any). False
   // when the general path must decode it; the first visited() series have then been visited.
@@ -657,10 +670,91 @@ class FastQueryScanner {
       non_ascii = true;
       while (*p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
     }
+    if (*p_ == '\\' && p_ != end_) return Unescape(begin, non_ascii, out);
     if (p_ == end_ || *p_ != '"') return false;
     out = std::string_view(begin, static_cast<size_t>(p_ - begin));
     ++p_;
     return !non_ascii || simdjson::validate_utf8(out.data(), out.size());
+  }
+
+  // The rest of a string from its first backslash (p_), decoded into a buffer that stays
+  // valid until the next series; `begin` is where the string starts. Decodes what simdjson
+  // decodes alike: \", \\, \/, \b, \f, \n, \r, \t and \uXXXX outside the surrogates (which, and
+  // any other escape, are left to the general path).
+  bool Unescape(const char* const begin, bool non_ascii, std::string_view& out) {
+    if (unescaped_used_ == unescaped_.size()) unescaped_.emplace_back();
+    std::string& buf = unescaped_[unescaped_used_++];
+    buf.assign(begin, p_);
+    for (;;) {
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') break;  // Not the NUL past end_: p_ < end_.
+      if (c < 0x20) return false;
+      if (c != '\\') {
+        non_ascii |= c >= 0x80;
+        buf.push_back(static_cast<char>(c));
+        ++p_;
+        continue;
+      }
+      if (end_ - p_ < 2) return false;
+      const char e = p_[1];
+      p_ += 2;
+      switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+          buf.push_back(e);
+          break;
+        case 'b':
+          buf.push_back('\b');
+          break;
+        case 'f':
+          buf.push_back('\f');
+          break;
+        case 'n':
+          buf.push_back('\n');
+          break;
+        case 'r':
+          buf.push_back('\r');
+          break;
+        case 't':
+          buf.push_back('\t');
+          break;
+        case 'u': {
+          if (end_ - p_ < 4) return false;
+          uint32_t cp = 0;
+          for (int i = 0; i < 4; ++i, ++p_) {
+            const char h = *p_;
+            const int digit = h >= '0' && h <= '9'   ? h - '0'
+                              : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                              : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                     : -1;
+            if (digit < 0) return false;
+            cp = cp << 4 | static_cast<uint32_t>(digit);
+          }
+          if (cp >= 0xd800 && cp <= 0xdfff) return false;
+          if (cp < 0x80) {
+            buf.push_back(static_cast<char>(cp));
+          } else if (cp < 0x800) {
+            buf.push_back(static_cast<char>(0xc0 | cp >> 6));
+            buf.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+          } else {
+            buf.push_back(static_cast<char>(0xe0 | cp >> 12));
+            buf.push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3f)));
+            buf.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+          }
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    // simdjson's stage 1 checks the raw bytes.
+    if (non_ascii && !simdjson::validate_utf8(begin, static_cast<size_t>(p_ - begin))) {
+      return false;
+    }
+    ++p_;
+    out = buf;
+    return true;
   }
 
   // ["s1","s2",...] after the opening bracket, appended to `out`.
@@ -691,6 +785,7 @@ class FastQueryScanner {
   bool Series(bool matrix, QueryResult& out) {
     if (!Literal(R"({"metric":{)")) return false;
     labels_.Clear();
+    unescaped_used_ = 0;
     if (!Char('}')) {
       do {
         std::string_view name, value;
@@ -738,6 +833,8 @@ class FastQueryScanner {
   const SeriesVisitor* const visit_;
   LabelsBuilder& labels_;         // Reused for every series.
   std::vector<Sample>& samples_;  // Reused for every series.
+  std::deque<std::string>& unescaped_;
+  size_t unescaped_used_ = 0;  // Buffers of unescaped_ in use for this series.
   size_t sample_count_ = 0;
   size_t visited_ = 0;
 };
@@ -765,9 +862,7 @@ class PromJsonDecoder::Impl {
   static constexpr size_t kKeepParserCapacity = 1 << 20;
   DecodeOptions options;
   od::parser parser;
-  // The fast path's buffers, reused across documents.
-  LabelsBuilder labels;
-  std::vector<Sample> samples;
+  FastScratch fast;
 };
 
 PromJsonDecoder::PromJsonDecoder(DecodeOptions options) : impl_(std::make_unique<Impl>(options)) {}
@@ -775,8 +870,8 @@ PromJsonDecoder::~PromJsonDecoder() = default;
 
 void PromJsonDecoder::ReleaseMemory() {
   if (impl_->parser.capacity() > Impl::kKeepParserCapacity) impl_->parser = od::parser();
-  if (impl_->samples.capacity() * sizeof(Sample) > Impl::kKeepParserCapacity) {
-    impl_->samples = std::vector<Sample>();
+  if (impl_->fast.samples.capacity() * sizeof(Sample) > Impl::kKeepParserCapacity) {
+    impl_->fast = FastScratch();
   }
 }
 
@@ -793,7 +888,7 @@ absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQueryImpl(const std::string& 
                                                              const SeriesVisitor* visit) {
   if (!impl_->options.fast_path) return DecodeQueryGeneral(body, visit);
   QueryResult fast_result;
-  FastQueryScanner fast(body, impl_->options.max_samples, visit, impl_->labels, impl_->samples);
+  FastQueryScanner fast(body, impl_->options.max_samples, visit, impl_->fast);
   if (fast.Decode(fast_result)) return fast_result;
   if (visit == nullptr || fast.visited() == 0) return DecodeQueryGeneral(body, visit);
   // The fast path gave up after visiting some series. The general path decodes those series

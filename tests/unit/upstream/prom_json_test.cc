@@ -680,6 +680,32 @@ TEST(PromJsonFastPathTest, SpecialBytesAtEveryPositionOfLongStrings) {
   }
 }
 
+TEST(PromJsonFastPathTest, EveryEscape) {
+  for (const char* escaped : {R"(\")",     R"(\\)",           R"(\/)",           R"(\b)",
+                              R"(\f)",     R"(\n)",           R"(\r)",           R"(\t)",
+                              R"(\u0000)", R"(\u001f)",       R"(\u0026)",       R"(\u003c\u003e)",
+                              R"(\u00e9)", R"(\u00E9)",       R"(\u07ff)",       R"(\u0800)",
+                              R"(\u20ac)", R"(\uffff)",       R"(\ud83d\ude00)", R"(\ud83d)",
+                              R"(\ude00)", R"(\ud83dx)",      R"(\ud83d\u0041)", R"(\u12)",
+                              R"(\u12g4)", R"(\x41)",         R"(\a)",           R"(\)",
+                              R"(\U0041)", "\\u00e9\xc3\xa9", "\xc3\\u00a9",     "\\u00e9\xa9"}) {
+    ExpectSameAsGeneral(VectorOf(R"([1,"1"])", Cat(R"("a":"x)", escaped, R"(y")")));
+    ExpectSameAsGeneral(VectorOf(R"([1,"1"])", Cat(R"("x)", escaped, R"(":"v")")));
+    ExpectSameAsGeneral(VectorOf(R"([1,"1"])", Cat(R"("a":")", escaped, R"(")")));
+    ExpectSameAsGeneral(Envelope(
+        "matrix", Cat(R"({"metric":{"b":"0"},"values":[[1,"1"]]},)", R"({"metric":{"a":"x)",
+                      escaped, R"(y","b":"1"},"values":[[1,"1"]]})")));
+    ExpectSameAsGeneral(
+        Cat(R"({"status":"success","data":{"resultType":"vector","result":[]},"warnings":[")",
+            escaped, R"("]})"));
+  }
+  // Escapes in sample values, and many escaped strings in one series.
+  ExpectSameAsGeneral(VectorOf(R"([1,"1\u002e5"])"));
+  ExpectSameAsGeneral(VectorOf(R"([1,"\u004eaN"])"));
+  ExpectSameAsGeneral(VectorOf(
+      R"([1,"1"])", R"("a":"\u0026","b":"\u003c","c":"\"","d":"\\","e\u0065":"\u00e9\u20ac")"));
+}
+
 TEST(PromJsonFastPathTest, WhitespaceAndKeyOrder) {
   for (
       const char* body : {
