@@ -20,7 +20,6 @@
 namespace {
 
 using promfeed::Sample;
-using promfeed::Sample;
 using promfeed::upstream::DecodeOptions;
 using promfeed::upstream::FormatTimestampSeconds;
 using promfeed::upstream::ParseTimestampMs;
