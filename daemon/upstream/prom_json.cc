@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -553,18 +554,23 @@ const char* ScanTimestampMs(const char* p, const char* const end, int64_t& ms) {
   return p;
 }
 
-// Whether one of the 8 bytes in `x` is '"', '\\', below 0x20 or above 0x7f (exact: the
-// "has a zero byte" and "has a byte less than n" bit tricks).
-bool HasStringStop(uint64_t x) {
+// The bytes at `p` that end a plain string: '"', '\\', below 0x20 or above 0x7f. Returns
+// how many of the 8 bytes at p come before the first such byte (8 if none). The bit tricks
+// ("has a zero byte", "has a byte less than n") flag the lowest such byte exactly.
+size_t PlainPrefix8(const char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  if constexpr (std::endian::native == std::endian::big) x = __builtin_bswap64(x);
   constexpr uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
   auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v; };
   const uint64_t quote = has_zero(x ^ (kOnes * '"'));
   const uint64_t backslash = has_zero(x ^ (kOnes * '\\'));
   const uint64_t control = (x - kOnes * 0x20) & ~x;
-  return ((quote | backslash | control | x) & kHigh) != 0;
+  const uint64_t stop = (quote | backslash | control | x) & kHigh;
+  return stop == 0 ? 8 : static_cast<size_t>(std::countr_zero(stop)) / 8;
 }
 
-// The bytes HasStringStop looks for, as a table for the byte loop.
+// The bytes PlainPrefix8 looks for, as a table for the byte loop.
 constexpr std::array<bool, 256> kStringStop = [] {
   std::array<bool, 256> stop{};
   for (int c = 0; c < 256; ++c) stop[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
@@ -656,13 +662,12 @@ class FastQueryScanner {
   // valid UTF-8 (what simdjson's stage 1 checks); consumes the closing quote.
   bool String(std::string_view& out) {
     const char* const begin = p_;
-    // Plain ASCII: eight bytes at a time, then byte by byte. The NUL past end_ stops the byte
-    // loops like any control character.
+    // Plain ASCII: eight bytes at a time while eight are left, then byte by byte. The NUL
+    // past end_ stops the byte loops like any control character.
     while (end_ - p_ >= 8) {
-      uint64_t x;
-      std::memcpy(&x, p_, 8);
-      if (HasStringStop(x)) break;
-      p_ += 8;
+      const size_t plain = PlainPrefix8(p_);
+      p_ += plain;
+      if (plain < 8) break;
     }
     while (!kStringStop[static_cast<unsigned char>(*p_)]) ++p_;
     bool non_ascii = false;

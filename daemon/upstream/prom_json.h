@@ -67,8 +67,10 @@ class PromJsonDecoder {
   PromJsonDecoder(const PromJsonDecoder&) = delete;
   PromJsonDecoder& operator=(const PromJsonDecoder&) = delete;
 
-  // Decodes a query or query_range response. Parses in place when `body` has kJsonPadding
-  // spare capacity, else copies it once.
+  // Decodes a query or query_range response. A matrix or vector in the shape Prometheus
+  // writes is scanned in place (DecodeOptions::fast_path); anything else goes to the general
+  // decoder, which parses in place when `body` has kJsonPadding spare capacity, else copies
+  // it once. Either way the result, or the error, is the same.
   // Errors:
   //   {"status":"error"}: bad_data -> INVALID_ARGUMENT, timeout/canceled -> DEADLINE_EXCEEDED,
   //     execution/internal -> INTERNAL, unavailable -> UNAVAILABLE, other -> UNKNOWN; the
