@@ -44,11 +44,12 @@ constexpr std::string_view kWellKnownNames[] = {
 int WellKnownCode(std::string_view name) {
   if (name.empty()) return -1;
   for (size_t i = 0; i < std::size(kWellKnownNames); ++i) {
-    // Size and first byte first: most names differ there, without a call to memcmp.
+    // Byte by byte: the names are short, and most differ in size or first byte.
     const std::string_view known = kWellKnownNames[i];
-    if (known.size() == name.size() && known[0] == name[0] && known == name) {
-      return static_cast<int>(i);
-    }
+    if (known.size() != name.size()) continue;
+    size_t k = 0;
+    while (k < known.size() && known[k] == name[k]) ++k;
+    if (k == known.size()) return static_cast<int>(i);
   }
   return -1;
 }
