@@ -554,6 +554,37 @@ const char* ScanTimestampMs(const char* p, const char* const end, int64_t& ms) {
   return p;
 }
 
+// The shape Prometheus writes most sample values in: [-]digits[.digits], at most 19 digits
+// whose integer m (the digits without the point) is at most 2^53. m and 10^k (k fraction
+// digits, at most 22) are then exact doubles and their quotient is correctly rounded: the
+// double std::from_chars gives (Clinger's fast path). Reads the longest such prefix of
+// [p, end) into `out` and returns where it stopped, or nullptr when [p, end) does not start
+// with one; callers check what follows.
+const char* ScanDecimal(const char* p, const char* const end, double& out) {
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  uint64_t m = 0;
+  int digits = 0, frac_digits = 0;
+  const char* const int_begin = p;
+  for (; p < end && static_cast<unsigned>(*p - '0') < 10; ++p, ++digits) m = m * 10 + (*p - '0');
+  if (p == int_begin) return nullptr;
+  if (p < end && *p == '.') {
+    const char* const frac_begin = ++p;
+    for (; p < end && static_cast<unsigned>(*p - '0') < 10; ++p, ++digits) {
+      m = m * 10 + (*p - '0');
+    }
+    frac_digits = static_cast<int>(p - frac_begin);
+    if (frac_digits == 0) return nullptr;
+  }
+  if (digits > 19 || m > (uint64_t{1} << 53) || frac_digits > 22) return nullptr;
+  const double v = static_cast<double>(m) / kPow10[frac_digits];
+  out = negative ? -v : v;
+  return p;
+}
+
 // The bytes at `p` that end a plain string: '"', '\\', below 0x20 or above 0x7f. Returns
 // how many of the 8 bytes at p come before the first such byte (8 if none). The bit tricks
 // ("has a zero byte", "has a byte less than n") flag the lowest such byte exactly.
@@ -779,8 +810,16 @@ class FastQueryScanner {
     const char* const after = ScanTimestampMs(p_, end_, sample.time_ms);
     if (after == nullptr) return false;
     p_ = after;
+    if (!Literal(",\"")) return false;
+    // A plain decimal straight from the body (what ParseSampleValue does first); any other
+    // value as a string through ParseSampleValue.
+    if (const char* const end = ScanDecimal(p_, end_, sample.value);
+        end != nullptr && *end == '"') {
+      p_ = end + 1;
+      return Char(']');
+    }
     std::string_view text;
-    if (!Literal(",\"") || !String(text)) return false;
+    if (!String(text)) return false;
     absl::StatusOr<double> value = ParseSampleValue(text);
     if (!value.ok()) return false;
     sample.value = *value;
@@ -982,9 +1021,11 @@ absl::StatusOr<int64_t> PromJsonDecoder::DecodeScrapeIntervalMs(const std::strin
 }
 
 absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text) {
+  // The whole text in the fast shape (a null end means none: text.data() may be null too).
   int64_t fast_ms;
-  if (ScanTimestampMs(text.data(), text.data() + text.size(), fast_ms) ==
-      text.data() + text.size()) {
+  const char* const text_end = text.data() + text.size();
+  if (const char* stop = ScanTimestampMs(text.data(), text_end, fast_ms);
+      stop != nullptr && stop == text_end) {
     return fast_ms;
   }
   auto bad = [&](std::string_view why) {
@@ -1047,41 +1088,14 @@ absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text) {
   return static_cast<int64_t>(v);
 }
 
-namespace {
-// [-]digits[.digits] with at most 19 digits whose integer m (the digits without the point)
-// is at most 2^53, to `out`: m and 10^k (k fraction digits, at most 22) are then exact doubles
-// and their quotient is correctly rounded, the same double std::from_chars gives (Clinger's
-// fast path). False for any other text; this is how Prometheus writes most values.
-bool FastDecimal(std::string_view text, double& out) {
-  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  const bool negative = p < end && *p == '-';
-  if (negative) ++p;
-  uint64_t m = 0;
-  int digits = 0, frac_digits = 0;
-  const char* const int_begin = p;
-  for (; p < end && static_cast<unsigned>(*p - '0') < 10; ++p, ++digits) m = m * 10 + (*p - '0');
-  if (p == int_begin) return false;
-  if (p < end && *p == '.') {
-    const char* const frac_begin = ++p;
-    for (; p < end && static_cast<unsigned>(*p - '0') < 10; ++p, ++digits) {
-      m = m * 10 + (*p - '0');
-    }
-    frac_digits = static_cast<int>(p - frac_begin);
-    if (frac_digits == 0) return false;
-  }
-  if (p != end || digits > 19 || m > (uint64_t{1} << 53) || frac_digits > 22) return false;
-  const double v = static_cast<double>(m) / kPow10[frac_digits];
-  out = negative ? -v : v;
-  return true;
-}
-}  // namespace
-
 absl::StatusOr<double> ParseSampleValue(std::string_view text) {
-  if (double v; FastDecimal(text, v)) return v;
+  // The whole text a plain decimal (a null end means none: text.data() may be null too).
+  const char* const text_end = text.data() + text.size();
+  double fast_value;
+  if (const char* stop = ScanDecimal(text.data(), text_end, fast_value);
+      stop != nullptr && stop == text_end) {
+    return fast_value;
+  }
   if (text == "NaN") return std::numeric_limits<double>::quiet_NaN();
   if (text == "+Inf" || text == "Inf") return std::numeric_limits<double>::infinity();
   if (text == "-Inf") return -std::numeric_limits<double>::infinity();

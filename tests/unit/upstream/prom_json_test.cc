@@ -63,6 +63,11 @@ TEST(ParseTimestampMsTest, RejectsNonNumbersAndOverflow) {
   EXPECT_FALSE(ParseTimestampMs("9223372036854775.808").ok());
 }
 
+TEST(ParseSampleValueTest, EmptyViewsWithoutDataAreErrors) {
+  EXPECT_FALSE(ParseSampleValue(std::string_view()).ok());
+  EXPECT_FALSE(ParseTimestampMs(std::string_view()).ok());
+}
+
 TEST(ParseSampleValueTest, SpecialValuesAndDecimals) {
   EXPECT_TRUE(std::isnan(*ParseSampleValue("NaN")));
   EXPECT_FALSE(IsStaleMarker(*ParseSampleValue("NaN")));
