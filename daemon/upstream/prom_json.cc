@@ -933,10 +933,16 @@ absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQueryImpl(const std::string& 
   if (!impl_->options.fast_path) return DecodeQueryGeneral(body, visit);
   QueryResult fast_result;
   FastQueryScanner fast(body, impl_->options.max_samples, visit, impl_->fast);
-  if (fast.Decode(fast_result)) return fast_result;
+  try {
+    if (fast.Decode(fast_result)) return fast_result;
+  } catch (const std::exception& e) {  // std::bad_alloc, as on the general path.
+    return ToStatus(e, "query response");
+  }
   if (visit == nullptr || fast.visited() == 0) return DecodeQueryGeneral(body, visit);
   // The fast path gave up after visiting some series. The general path decodes those series
-  // the same way: it skips their visits and goes on from there.
+  // the same way: it skips their visits and goes on from there. (Should it fail before them,
+  // on a byte simdjson checks up front such as invalid UTF-8 further on, the visits made
+  // stand: they were well-formed series before the error.)
   size_t skip = fast.visited();
   auto visit_rest = [&](std::string_view labels, std::span<const Sample> samples) {
     if (skip > 0) {
