@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <cstdlib>
+#include <span>
 #include <string>
 
 #include "bench/bench_data.h"
@@ -25,8 +26,9 @@ std::string Padded(const std::string& body) {
   return out;
 }
 
-void DecodeLoop(benchmark::State& state, const std::string& body, size_t samples) {
-  upstream::PromJsonDecoder decoder;
+void DecodeLoop(benchmark::State& state, const std::string& body, size_t samples,
+                upstream::DecodeOptions options = {}) {
+  upstream::PromJsonDecoder decoder(options);
   for (auto _ : state) {
     auto result = decoder.DecodeQuery(body);
     if (!result.ok()) {
@@ -56,6 +58,71 @@ BENCHMARK(BM_DecodeMatrix)
     ->Args({100000, 1, 1000})         // poll: 100k series, one sample each
     ->Args({10000, 2, 1001})          // poll: ms scrape timestamps, two samples each
     ->Unit(benchmark::kMillisecond);  // Rates use CPU time: MB/s per core.
+
+// The same with the general (simdjson) decoder only, as before the fast path.
+void BM_DecodeMatrixGeneralPath(benchmark::State& state) {
+  size_t samples = 0;
+  const std::string body = Padded(
+      MatrixResponse(state.range(0), state.range(1), kStartMs + 123, state.range(2), &samples));
+  DecodeLoop(state, body, samples, upstream::DecodeOptions{.fast_path = false});
+}
+BENCHMARK(BM_DecodeMatrixGeneralPath)
+    ->ArgNames({"series", "points", "step_ms"})
+    ->Args({1000, 600, 1000})
+    ->Args({100, 10000, 1000})
+    ->Args({100000, 1, 1000})
+    ->Args({10000, 2, 1001})
+    ->Unit(benchmark::kMillisecond);
+
+// As the daemon's poller decodes: each series handed to a visitor (encoded labels and
+// samples, as the store takes them) instead of collected in QueryResult::series.
+void BM_DecodeVisit(benchmark::State& state) {
+  size_t samples = 0;
+  const std::string body = Padded(
+      MatrixResponse(state.range(0), state.range(1), kStartMs + 123, state.range(2), &samples));
+  upstream::PromJsonDecoder decoder(upstream::DecodeOptions{.fast_path = state.range(3) != 0});
+  for (auto _ : state) {
+    size_t bytes = 0;
+    auto result =
+        decoder.DecodeQuery(body, [&](std::string_view labels, std::span<const Sample> s) {
+          bytes += labels.size() + s.size();
+        });
+    if (!result.ok()) {
+      const std::string why = result.status().ToString();
+      state.SkipWithError(why.c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+  state.counters["samples/s"] = benchmark::Counter(static_cast<double>(samples),
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_DecodeVisit)
+    ->ArgNames({"series", "points", "step_ms", "fast_path"})
+    ->Args({100000, 1, 1000, 1})
+    ->Args({100000, 1, 1000, 0})
+    ->Args({10000, 2, 1001, 1})
+    ->Args({10000, 2, 1001, 0})
+    ->Unit(benchmark::kMillisecond);
+
+// A poll whose label values hold '&', which Prometheus writes as \u0026: the fast path
+// decodes such strings instead of leaving the body to the general path.
+void BM_DecodeEscapedLabels(benchmark::State& state) {
+  size_t samples = 0;
+  std::string body = MatrixResponse(state.range(0), 2, kStartMs + 123, 1001, &samples);
+  // Each "mode":"<value>" becomes "mode":"a\u0026b_<value>".
+  constexpr std::string_view kMode = R"("mode":")";
+  std::string escaped;
+  size_t at = 0;
+  for (size_t hit; (hit = body.find(kMode, at)) != std::string::npos; at = hit + kMode.size()) {
+    escaped.append(body, at, hit + kMode.size() - at);
+    escaped += "a\\u0026b_";
+  }
+  escaped.append(body, at);
+  DecodeLoop(state, Padded(escaped), samples);
+}
+BENCHMARK(BM_DecodeEscapedLabels)->ArgNames({"series"})->Arg(10000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace promfeed::bench

@@ -2,16 +2,24 @@
 // /api/v1/status/config as an upstream could send them) and the number helpers it uses.
 // Beyond "no crash, no sanitizer report", it checks the decoder's contract: a failure carries
 // a message, a success holds at most max_samples samples in ascending time order per series,
-// and a timestamp it parsed prints back to the same milliseconds.
+// a timestamp it parsed prints back to the same milliseconds, and the fast path (the default)
+// decodes every body exactly as the general path (DecodeOptions::fast_path = false) does:
+// the same result or the same error, and the same series visited.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "daemon/upstream/prom_json.h"
 
 namespace {
 
+using promfeed::Sample;
 using promfeed::upstream::DecodeOptions;
 using promfeed::upstream::FormatTimestampSeconds;
 using promfeed::upstream::ParseTimestampMs;
@@ -27,10 +35,46 @@ void Check(bool ok, const char* what) {
   }
 }
 
+// Same samples, bit for bit (NaN equals NaN, -0 differs from 0).
+bool SameSamples(std::span<const Sample> a, std::span<const Sample> b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].time_ms != b[i].time_ms || std::memcmp(&a[i].value, &b[i].value, sizeof(double))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool SameResult(const QueryResult& a, const QueryResult& b) {
+  if (a.type != b.type || a.string_value != b.string_value || a.warnings != b.warnings ||
+      a.series.size() != b.series.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.series.size(); ++i) {
+    if (a.series[i].labels != b.series[i].labels ||
+        !SameSamples(a.series[i].samples, b.series[i].samples)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+using Visits = std::vector<std::pair<std::string, std::vector<Sample>>>;
+
+absl::StatusOr<QueryResult> DecodeVisiting(PromJsonDecoder& decoder, const std::string& body,
+                                           Visits& visits) {
+  return decoder.DecodeQuery(body, [&](std::string_view labels, std::span<const Sample> samples) {
+    visits.emplace_back(std::string(labels), std::vector<Sample>(samples.begin(), samples.end()));
+  });
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static PromJsonDecoder* decoder = new PromJsonDecoder(DecodeOptions{.max_samples = kMaxSamples});
+  static PromJsonDecoder* general =
+      new PromJsonDecoder(DecodeOptions{.max_samples = kMaxSamples, .fast_path = false});
   const std::string body(reinterpret_cast<const char*>(data), size);
 
   absl::StatusOr<QueryResult> r = decoder->DecodeQuery(body);
@@ -46,6 +90,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     Check(total <= kMaxSamples, "more samples than max_samples");
+  }
+
+  // The fast path against the general path.
+  absl::StatusOr<QueryResult> g = general->DecodeQuery(body);
+  Check(r.status() == g.status(), "fast and general path: different status");
+  if (r.ok() && g.ok()) Check(SameResult(*r, *g), "fast and general path: different result");
+  Visits fast_visits, general_visits;
+  absl::StatusOr<QueryResult> fv = DecodeVisiting(*decoder, body, fast_visits);
+  absl::StatusOr<QueryResult> gv = DecodeVisiting(*general, body, general_visits);
+  Check(fv.status() == gv.status(), "fast and general path: different status with a visitor");
+  // The same visits; except that on an error simdjson finds before reading anything (invalid
+  // UTF-8, an unclosed string), the fast path may have visited the series before it.
+  Check(gv.ok() ? fast_visits.size() == general_visits.size()
+                : fast_visits.size() >= general_visits.size(),
+        "fast and general path: different number of visits");
+  for (size_t i = 0; i < general_visits.size(); ++i) {
+    Check(fast_visits[i].first == general_visits[i].first &&
+              SameSamples(fast_visits[i].second, general_visits[i].second),
+          "fast and general path: different visit");
   }
 
   absl::StatusOr<int64_t> interval = decoder->DecodeScrapeIntervalMs(body);

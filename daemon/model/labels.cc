@@ -42,27 +42,31 @@ constexpr std::string_view kWellKnownNames[] = {
 
 // Code of a well-known name, or -1.
 int WellKnownCode(std::string_view name) {
+  if (name.empty()) return -1;
   for (size_t i = 0; i < std::size(kWellKnownNames); ++i) {
-    if (kWellKnownNames[i] == name) return static_cast<int>(i);
+    // Byte by byte: the names are short, and most differ in size or first byte.
+    const std::string_view known = kWellKnownNames[i];
+    if (known.size() != name.size()) continue;
+    size_t k = 0;
+    while (k < known.size() && known[k] == name[k]) ++k;
+    if (k == known.size()) return static_cast<int>(i);
   }
   return -1;
 }
 
-void PutVarint(std::string& out, uint64_t v) {
+// Writes `v` as a varint (at most 10 bytes) at `p`; returns the end.
+char* PutVarint(char* p, uint64_t v) {
   while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
+    *p++ = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<char>(v));
+  *p++ = static_cast<char>(v);
+  return p;
 }
 
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
+char* PutBytes(char* p, std::string_view bytes) {
+  std::memcpy(p, bytes.data(), bytes.size());
+  return p + bytes.size();
 }
 
 uint64_t GetVarint(const char*& p) {
@@ -148,8 +152,15 @@ Labels::Labels(std::vector<Label> labels) {
 }
 
 std::string_view LabelsBuilder::Encode() {
-  // Stable: among equal names the input order is kept, so the last one wins below.
-  auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
+  // Stable: among equal names the input order is kept, so the last one wins below. Names
+  // mostly differ in their first byte: compared inline before memcmp (both unsigned).
+  auto by_name = [](const auto& a, const auto& b) {
+    const std::string_view x = a.first, y = b.first;
+    if (!x.empty() && !y.empty() && x[0] != y[0]) {
+      return static_cast<unsigned char>(x[0]) < static_cast<unsigned char>(y[0]);
+    }
+    return x < y;
+  };
   if (pending_.size() <= 16) {
     for (size_t i = 1; i < pending_.size(); ++i) {
       for (size_t j = i; j > 0 && by_name(pending_[j], pending_[j - 1]); --j) {
@@ -159,32 +170,32 @@ std::string_view LabelsBuilder::Encode() {
   } else {
     std::stable_sort(pending_.begin(), pending_.end(), by_name);
   }
-  buf_.clear();
-  size_t body = 0;
-  for (size_t i = 0; i < pending_.size(); ++i) {
-    const auto& [name, value] = pending_[i];
-    if (value.empty() || (i + 1 < pending_.size() && pending_[i + 1].first == name)) continue;
-    const int code = WellKnownCode(name);
-    body += code >= 0 ? VarintSize(static_cast<uint64_t>(code) << 1 | 1)
-                      : VarintSize(name.size() << 1) + name.size();
-    body += VarintSize(value.size()) + value.size();
-  }
-  if (body == 0) return {};
-  buf_.reserve(body + VarintSize(body));
-  PutVarint(buf_, body);
+  // One pass into a buffer large enough for any encoding of these labels: the body goes
+  // after room for its size, which is written last, just before it.
+  constexpr size_t kMaxVarint = 10;
+  size_t max_size = kMaxVarint;
+  for (const auto& [name, value] : pending_)
+    max_size += 2 * kMaxVarint + name.size() + value.size();
+  if (buf_.size() < max_size) buf_.resize(max_size);
+  char* const body_begin = buf_.data() + kMaxVarint;
+  char* p = body_begin;
   for (size_t i = 0; i < pending_.size(); ++i) {
     const auto& [name, value] = pending_[i];
     if (value.empty() || (i + 1 < pending_.size() && pending_[i + 1].first == name)) continue;
     if (const int code = WellKnownCode(name); code >= 0) {
-      PutVarint(buf_, static_cast<uint64_t>(code) << 1 | 1);
+      p = PutVarint(p, static_cast<uint64_t>(code) << 1 | 1);
     } else {
-      PutVarint(buf_, name.size() << 1);
-      buf_.append(name);
+      p = PutBytes(PutVarint(p, name.size() << 1), name);
     }
-    PutVarint(buf_, value.size());
-    buf_.append(value);
+    p = PutBytes(PutVarint(p, value.size()), value);
   }
-  return buf_;
+  const size_t body = static_cast<size_t>(p - body_begin);
+  if (body == 0) return {};
+  char size[kMaxVarint];
+  const size_t size_bytes = static_cast<size_t>(PutVarint(size, body) - size);
+  char* const start = body_begin - size_bytes;
+  std::memcpy(start, size, size_bytes);
+  return std::string_view(start, size_bytes + body);
 }
 
 std::string_view Labels::Get(std::string_view name) const {

@@ -3,8 +3,12 @@
 #include <simdjson.h>
 #include <yaml-cpp/yaml.h>
 
+#include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstring>
+#include <deque>
 #include <limits>
 #include <optional>
 
@@ -521,6 +525,364 @@ absl::Status ToStatus(const std::exception& e, std::string_view what) {
                     FailureReason::kDecode);
 }
 
+// The shape Prometheus writes timestamps in: [-]digits[.d{1,3}], at most 15 integer digits.
+// Exact in integer arithmetic without the general path's digit string. Reads the longest
+// such prefix of [p, end) into `ms` and returns where it stopped, or nullptr when [p, end) does
+// not start with one. A number that goes on past the returned pointer (sub-millisecond
+// digits, an exponent) is not of this shape: callers check what follows.
+const char* ScanTimestampMs(const char* p, const char* const end, int64_t& ms) {
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  const char* const int_begin = p;
+  uint64_t v = 0;
+  while (p < end && static_cast<unsigned>(*p - '0') < 10) v = v * 10 + (*p++ - '0');
+  const ptrdiff_t int_digits = p - int_begin;
+  if (int_digits == 0 || int_digits > 15 || (int_digits > 1 && *int_begin == '0')) {
+    return nullptr;
+  }
+  int frac_digits = 0;
+  if (p < end && *p == '.') {
+    ++p;
+    while (p < end && frac_digits < 3 && static_cast<unsigned>(*p - '0') < 10) {
+      v = v * 10 + (*p++ - '0');
+      ++frac_digits;
+    }
+    if (frac_digits == 0) return nullptr;
+  }
+  for (; frac_digits < 3; ++frac_digits) v *= 10;
+  ms = negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+  return p;
+}
+
+// The shape Prometheus writes most sample values in: [-]digits[.digits], at most 19 digits
+// whose integer m (the digits without the point) is at most 2^53. m and 10^k (k fraction
+// digits, at most 22) are then exact doubles and their quotient is correctly rounded: the
+// double std::from_chars gives (Clinger's fast path). Reads the longest such prefix of
+// [p, end) into `out` and returns where it stopped, or nullptr when [p, end) does not start
+// with one; callers check what follows.
+const char* ScanDecimal(const char* p, const char* const end, double& out) {
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  uint64_t m = 0;
+  int digits = 0, frac_digits = 0;
+  const char* const int_begin = p;
+  for (; p < end && static_cast<unsigned>(*p - '0') < 10; ++p, ++digits) m = m * 10 + (*p - '0');
+  if (p == int_begin) return nullptr;
+  if (p < end && *p == '.') {
+    const char* const frac_begin = ++p;
+    for (; p < end && static_cast<unsigned>(*p - '0') < 10; ++p, ++digits) {
+      m = m * 10 + (*p - '0');
+    }
+    frac_digits = static_cast<int>(p - frac_begin);
+    if (frac_digits == 0) return nullptr;
+  }
+  if (digits > 19 || m > (uint64_t{1} << 53) || frac_digits > 22) return nullptr;
+  const double v = static_cast<double>(m) / kPow10[frac_digits];
+  out = negative ? -v : v;
+  return p;
+}
+
+// The bytes at `p` that end a plain string: '"', '\\', below 0x20 or above 0x7f. Returns
+// how many of the 8 bytes at p come before the first such byte (8 if none). The bit tricks
+// ("has a zero byte", "has a byte less than n") flag the lowest such byte exactly.
+size_t PlainPrefix8(const char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  if constexpr (std::endian::native == std::endian::big) x = __builtin_bswap64(x);
+  constexpr uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
+  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v; };
+  const uint64_t quote = has_zero(x ^ (kOnes * '"'));
+  const uint64_t backslash = has_zero(x ^ (kOnes * '\\'));
+  const uint64_t control = (x - kOnes * 0x20) & ~x;
+  const uint64_t stop = (quote | backslash | control | x) & kHigh;
+  return stop == 0 ? 8 : static_cast<size_t>(std::countr_zero(stop)) / 8;
+}
+
+// The bytes PlainPrefix8 looks for, as a table for the byte loop.
+constexpr std::array<bool, 256> kStringStop = [] {
+  std::array<bool, 256> stop{};
+  for (int c = 0; c < 256; ++c) stop[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+  return stop;
+}();
+
+// Buffers of the fast path, reused across series and documents.
+struct FastScratch {
+  LabelsBuilder labels;
+  std::vector<Sample> samples;
+  // Strings with escapes, decoded; a deque so that a string_view into one stays valid while
+  // more are added.
+  std::deque<std::string> unescaped;
+};
+
+// The fast path: a scanner for the one shape Prometheus writes query results in,
+//   {"status":"success","data":{"resultType":"matrix","result":[
+//     {"metric":{"name":"value",...},"values":[[<time>,"<value>"],...]},...]}}
+// (vector: "value":[<time>,"<value>"]), optionally followed by "warnings" and "infos" arrays,
+// with no whitespace and timestamps of ScanTimestampMs's shape. It reads labels and values
+// where they are in the body (decoding only strings with escapes, such as the \u003c, \u003e
+// and \u0026 Prometheus writes for <, > and &) and needs no structural index. It accepts
+// only valid JSON and decodes it exactly as the general path does; at the first byte it does
+// not expect (any other shape, whitespace, surrogate escape, number format, and every error)
+// it gives up, and the caller decodes the body with the general path, which yields the result
+// or the error.
+class FastQueryScanner {
+ public:
+  // REQUIRES: body.data()[body.size()] is readable (std::string's terminating NUL).
+  FastQueryScanner(std::string_view body, size_t max_samples, const SeriesVisitor* visit,
+                   FastScratch& scratch)
+      : p_(body.data()),
+        end_(body.data() + body.size()),
+        max_samples_(max_samples),
+        visit_(visit),
+        labels_(scratch.labels),
+        samples_(scratch.samples),
+        unescaped_(scratch.unescaped) {}
+
+  // True when the whole body was decoded into `out` (series go to the visitor if any). False
+  // when the general path must decode it; the first visited() series have then been visited.
+  bool Decode(QueryResult& out) {
+    if (!Literal(R"({"status":"success","data":{"resultType":")")) return false;
+    bool matrix;
+    if (Literal(R"(matrix","result":[)")) {
+      matrix = true;
+      out.type = ResultType::kMatrix;
+    } else if (Literal(R"(vector","result":[)")) {
+      matrix = false;
+      out.type = ResultType::kVector;
+    } else {
+      return false;
+    }
+    if (!Char(']')) {
+      do {
+        if (!Series(matrix, out)) return false;
+      } while (Char(','));
+      if (!Char(']')) return false;
+    }
+    if (!Char('}')) return false;
+    // What Prometheus adds after "data": then the warnings and infos, in document order, as
+    // the general path collects them.
+    if (Literal(R"(,"warnings":[)") && !StringArray(out.warnings)) return false;
+    if (Literal(R"(,"infos":[)") && !StringArray(out.warnings)) return false;
+    if (!Char('}')) return false;
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+    return p_ == end_;
+  }
+
+  size_t visited() const { return visited_; }
+
+ private:
+  bool Char(char c) {
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+
+  // A template on the literal's size, so that the compiler inlines the comparison.
+  template <size_t N>
+  bool Literal(const char (&text)[N]) {
+    constexpr size_t kSize = N - 1;  // Without the terminating NUL.
+    if (static_cast<size_t>(end_ - p_) < kSize || std::memcmp(p_, text, kSize) != 0) return false;
+    p_ += kSize;
+    return true;
+  }
+
+  // A string (p_ just past its opening quote) without escapes or control characters, in
+  // valid UTF-8 (what simdjson's stage 1 checks); consumes the closing quote.
+  bool String(std::string_view& out) {
+    const char* const begin = p_;
+    // Plain ASCII: eight bytes at a time while eight are left, then byte by byte. The NUL
+    // past end_ stops the byte loops like any control character.
+    while (end_ - p_ >= 8) {
+      const size_t plain = PlainPrefix8(p_);
+      p_ += plain;
+      if (plain < 8) break;
+    }
+    while (!kStringStop[static_cast<unsigned char>(*p_)]) ++p_;
+    bool non_ascii = false;
+    if (static_cast<unsigned char>(*p_) >= 0x80) {
+      non_ascii = true;
+      while (*p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+    }
+    if (*p_ == '\\' && p_ != end_) return Unescape(begin, non_ascii, out);
+    if (p_ == end_ || *p_ != '"') return false;
+    out = std::string_view(begin, static_cast<size_t>(p_ - begin));
+    ++p_;
+    return !non_ascii || simdjson::validate_utf8(out.data(), out.size());
+  }
+
+  // The rest of a string from its first backslash (p_), decoded into a buffer that stays
+  // valid until the next series; `begin` is where the string starts. Decodes what simdjson
+  // decodes alike: \", \\, \/, \b, \f, \n, \r, \t and \uXXXX outside the surrogates (which, and
+  // any other escape, are left to the general path).
+  bool Unescape(const char* const begin, bool non_ascii, std::string_view& out) {
+    if (unescaped_used_ == unescaped_.size()) unescaped_.emplace_back();
+    std::string& buf = unescaped_[unescaped_used_++];
+    buf.assign(begin, p_);
+    for (;;) {
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') break;  // Not the NUL past end_: p_ < end_.
+      if (c < 0x20) return false;
+      if (c != '\\') {
+        non_ascii |= c >= 0x80;
+        buf.push_back(static_cast<char>(c));
+        ++p_;
+        continue;
+      }
+      if (end_ - p_ < 2) return false;
+      const char e = p_[1];
+      p_ += 2;
+      switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+          buf.push_back(e);
+          break;
+        case 'b':
+          buf.push_back('\b');
+          break;
+        case 'f':
+          buf.push_back('\f');
+          break;
+        case 'n':
+          buf.push_back('\n');
+          break;
+        case 'r':
+          buf.push_back('\r');
+          break;
+        case 't':
+          buf.push_back('\t');
+          break;
+        case 'u': {
+          if (end_ - p_ < 4) return false;
+          uint32_t cp = 0;
+          for (int i = 0; i < 4; ++i, ++p_) {
+            const char h = *p_;
+            const int digit = h >= '0' && h <= '9'   ? h - '0'
+                              : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                              : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                     : -1;
+            if (digit < 0) return false;
+            cp = cp << 4 | static_cast<uint32_t>(digit);
+          }
+          if (cp >= 0xd800 && cp <= 0xdfff) return false;
+          if (cp < 0x80) {
+            buf.push_back(static_cast<char>(cp));
+          } else if (cp < 0x800) {
+            buf.push_back(static_cast<char>(0xc0 | cp >> 6));
+            buf.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+          } else {
+            buf.push_back(static_cast<char>(0xe0 | cp >> 12));
+            buf.push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3f)));
+            buf.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+          }
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    // simdjson's stage 1 checks the raw bytes.
+    if (non_ascii && !simdjson::validate_utf8(begin, static_cast<size_t>(p_ - begin))) {
+      return false;
+    }
+    ++p_;
+    out = buf;
+    return true;
+  }
+
+  // ["s1","s2",...] after the opening bracket, appended to `out`.
+  bool StringArray(std::vector<std::string>& out) {
+    if (Char(']')) return true;
+    do {
+      std::string_view s;
+      if (!Char('"') || !String(s)) return false;
+      out.emplace_back(s);
+    } while (Char(','));
+    return Char(']');
+  }
+
+  // [<time>,"<value>"]
+  bool Pair(Sample& sample) {
+    if (!Char('[')) return false;
+    const char* const after = ScanTimestampMs(p_, end_, sample.time_ms);
+    if (after == nullptr) return false;
+    p_ = after;
+    if (!Literal(",\"")) return false;
+    // A plain decimal straight from the body (what ParseSampleValue does first); any other
+    // value as a string through ParseSampleValue.
+    if (const char* const end = ScanDecimal(p_, end_, sample.value);
+        end != nullptr && *end == '"') {
+      p_ = end + 1;
+      return Char(']');
+    }
+    std::string_view text;
+    if (!String(text)) return false;
+    absl::StatusOr<double> value = ParseSampleValue(text);
+    if (!value.ok()) return false;
+    sample.value = *value;
+    return Char(']');
+  }
+
+  bool Series(bool matrix, QueryResult& out) {
+    if (!Literal(R"({"metric":{)")) return false;
+    labels_.Clear();
+    unescaped_used_ = 0;
+    if (!Char('}')) {
+      do {
+        std::string_view name, value;
+        if (!Char('"') || !String(name) || !Literal(":\"") || !String(value)) return false;
+        labels_.Add(name, value);
+      } while (Char(','));
+      if (!Char('}')) return false;
+    }
+    samples_.clear();
+    Sample sample;
+    if (matrix) {
+      if (!Literal(R"(,"values":[)")) return false;
+      if (!Char(']')) {
+        do {
+          // Out of order: the general path reports it.
+          if (!Pair(sample) || (!samples_.empty() && sample.time_ms <= samples_.back().time_ms)) {
+            return false;
+          }
+          samples_.push_back(sample);
+        } while (Char(','));
+        if (!Char(']')) return false;
+      }
+    } else {
+      if (!Literal(R"(,"value":)") || !Pair(sample)) return false;
+      samples_.push_back(sample);
+    }
+    if (!Char('}')) return false;
+    // Over the limit: the general path reports it, at the same sample.
+    sample_count_ += samples_.size();
+    if (sample_count_ > max_samples_) return false;
+    if (samples_.empty()) return true;  // As the general path: a series without samples is dropped.
+    if (visit_ != nullptr) {
+      (*visit_)(labels_.Encode(), samples_);
+      ++visited_;
+    } else {
+      out.series.push_back(
+          SeriesData{labels_.Build(), std::vector<Sample>(samples_.begin(), samples_.end())});
+    }
+    return true;
+  }
+
+  const char* p_;
+  const char* const end_;
+  const size_t max_samples_;
+  const SeriesVisitor* const visit_;
+  LabelsBuilder& labels_;         // Reused for every series.
+  std::vector<Sample>& samples_;  // Reused for every series.
+  std::deque<std::string>& unescaped_;
+  size_t unescaped_used_ = 0;  // Buffers of unescaped_ in use for this series.
+  size_t sample_count_ = 0;
+  size_t visited_ = 0;
+};
+
 }  // namespace
 
 std::string_view ResultTypeName(ResultType type) {
@@ -544,6 +906,7 @@ class PromJsonDecoder::Impl {
   static constexpr size_t kKeepParserCapacity = 1 << 20;
   DecodeOptions options;
   od::parser parser;
+  FastScratch fast;
 };
 
 PromJsonDecoder::PromJsonDecoder(DecodeOptions options) : impl_(std::make_unique<Impl>(options)) {}
@@ -551,6 +914,9 @@ PromJsonDecoder::~PromJsonDecoder() = default;
 
 void PromJsonDecoder::ReleaseMemory() {
   if (impl_->parser.capacity() > Impl::kKeepParserCapacity) impl_->parser = od::parser();
+  if (impl_->fast.samples.capacity() * sizeof(Sample) > Impl::kKeepParserCapacity) {
+    impl_->fast = FastScratch();
+  }
 }
 
 absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQuery(const std::string& body) {
@@ -564,6 +930,33 @@ absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQuery(const std::string& body
 
 absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQueryImpl(const std::string& body,
                                                              const SeriesVisitor* visit) {
+  if (!impl_->options.fast_path) return DecodeQueryGeneral(body, visit);
+  QueryResult fast_result;
+  FastQueryScanner fast(body, impl_->options.max_samples, visit, impl_->fast);
+  try {
+    if (fast.Decode(fast_result)) return fast_result;
+  } catch (const std::exception& e) {  // std::bad_alloc, as on the general path.
+    return ToStatus(e, "query response");
+  }
+  if (visit == nullptr || fast.visited() == 0) return DecodeQueryGeneral(body, visit);
+  // The fast path gave up after visiting some series. The general path decodes those series
+  // the same way: it skips their visits and goes on from there. (Should it fail before them,
+  // on a byte simdjson checks up front such as invalid UTF-8 further on, the visits made
+  // stand: they were well-formed series before the error.)
+  size_t skip = fast.visited();
+  auto visit_rest = [&](std::string_view labels, std::span<const Sample> samples) {
+    if (skip > 0) {
+      --skip;
+    } else {
+      (*visit)(labels, samples);
+    }
+  };
+  const SeriesVisitor rest = visit_rest;
+  return DecodeQueryGeneral(body, &rest);
+}
+
+absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQueryGeneral(const std::string& body,
+                                                                const SeriesVisitor* visit) {
   QueryResult result;
   try {
     std::vector<std::string> warnings;
@@ -633,38 +1026,14 @@ absl::StatusOr<int64_t> PromJsonDecoder::DecodeScrapeIntervalMs(const std::strin
   }
 }
 
-namespace {
-// The shape Prometheus writes: [-]digits[.d{1,3}], at most 15 integer digits. Exact in
-// integer arithmetic without the general path's digit string; nullopt for anything else.
-std::optional<int64_t> FastTimestampMs(std::string_view text) {
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  const bool negative = p < end && *p == '-';
-  if (negative) ++p;
-  const char* const int_begin = p;
-  uint64_t v = 0;
-  while (p < end && static_cast<unsigned>(*p - '0') < 10) v = v * 10 + (*p++ - '0');
-  const ptrdiff_t int_digits = p - int_begin;
-  if (int_digits == 0 || int_digits > 15 || (int_digits > 1 && *int_begin == '0')) {
-    return std::nullopt;
-  }
-  int frac_digits = 0;
-  if (p < end && *p == '.') {
-    ++p;
-    while (p < end && frac_digits < 3 && static_cast<unsigned>(*p - '0') < 10) {
-      v = v * 10 + (*p++ - '0');
-      ++frac_digits;
-    }
-    if (frac_digits == 0) return std::nullopt;
-  }
-  if (p != end) return std::nullopt;  // Sub-millisecond digits or an exponent.
-  for (; frac_digits < 3; ++frac_digits) v *= 10;
-  return negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
-}
-}  // namespace
-
 absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text) {
-  if (std::optional<int64_t> ms = FastTimestampMs(text)) return *ms;
+  // The whole text in the fast shape (a null end means none: text.data() may be null too).
+  int64_t fast_ms;
+  const char* const text_end = text.data() + text.size();
+  if (const char* stop = ScanTimestampMs(text.data(), text_end, fast_ms);
+      stop != nullptr && stop == text_end) {
+    return fast_ms;
+  }
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(Cat("bad timestamp \"", text, "\": ", why));
   };
@@ -726,6 +1095,13 @@ absl::StatusOr<int64_t> ParseTimestampMs(std::string_view text) {
 }
 
 absl::StatusOr<double> ParseSampleValue(std::string_view text) {
+  // The whole text a plain decimal (a null end means none: text.data() may be null too).
+  const char* const text_end = text.data() + text.size();
+  double fast_value;
+  if (const char* stop = ScanDecimal(text.data(), text_end, fast_value);
+      stop != nullptr && stop == text_end) {
+    return fast_value;
+  }
   if (text == "NaN") return std::numeric_limits<double>::quiet_NaN();
   if (text == "+Inf" || text == "Inf") return std::numeric_limits<double>::infinity();
   if (text == "-Inf") return -std::numeric_limits<double>::infinity();

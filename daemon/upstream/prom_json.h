@@ -53,6 +53,11 @@ struct DecodeOptions {
   // A response holding more samples than this (over all series) fails with
   // RESOURCE_EXHAUSTED; decoding stops there.
   size_t max_samples = 50'000'000;
+  // Decodes matrix and vector results in the exact shape Prometheus writes with a direct
+  // scanner, and anything else with the general (simdjson) decoder; either gives the same
+  // result and the same errors. false: the general decoder only (tests and the fuzzer compare
+  // the two).
+  bool fast_path = true;
 };
 
 class PromJsonDecoder {
@@ -62,8 +67,10 @@ class PromJsonDecoder {
   PromJsonDecoder(const PromJsonDecoder&) = delete;
   PromJsonDecoder& operator=(const PromJsonDecoder&) = delete;
 
-  // Decodes a query or query_range response. Parses in place when `body` has kJsonPadding
-  // spare capacity, else copies it once.
+  // Decodes a query or query_range response. A matrix or vector in the shape Prometheus
+  // writes is scanned in place (DecodeOptions::fast_path); anything else goes to the general
+  // decoder, which parses in place when `body` has kJsonPadding spare capacity, else copies
+  // it once. Either way the result, or the error, is the same.
   // Errors:
   //   {"status":"error"}: bad_data -> INVALID_ARGUMENT, timeout/canceled -> DEADLINE_EXCEEDED,
   //     execution/internal -> INTERNAL, unavailable -> UNAVAILABLE, other -> UNKNOWN; the
@@ -92,6 +99,9 @@ class PromJsonDecoder {
 
  private:
   absl::StatusOr<QueryResult> DecodeQueryImpl(const std::string& body, const SeriesVisitor* visit);
+  // The simdjson decoder for any shape; DecodeQueryImpl tries the fast path first.
+  absl::StatusOr<QueryResult> DecodeQueryGeneral(const std::string& body,
+                                                 const SeriesVisitor* visit);
 
   class Impl;
   std::unique_ptr<Impl> impl_;

@@ -4,8 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <charconv>
 #include <cmath>
+#include <random>
+#include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "daemon/model/str_cat.h"
@@ -58,6 +63,11 @@ TEST(ParseTimestampMsTest, RejectsNonNumbersAndOverflow) {
   EXPECT_FALSE(ParseTimestampMs("9223372036854775.808").ok());
 }
 
+TEST(ParseSampleValueTest, EmptyViewsWithoutDataAreErrors) {
+  EXPECT_FALSE(ParseSampleValue(std::string_view()).ok());
+  EXPECT_FALSE(ParseTimestampMs(std::string_view()).ok());
+}
+
 TEST(ParseSampleValueTest, SpecialValuesAndDecimals) {
   EXPECT_TRUE(std::isnan(*ParseSampleValue("NaN")));
   EXPECT_FALSE(IsStaleMarker(*ParseSampleValue("NaN")));
@@ -73,6 +83,36 @@ TEST(ParseSampleValueTest, SpecialValuesAndDecimals) {
   EXPECT_EQ(*ParseSampleValue("0.1"), 0.1);
   for (const char* bad : {"", "abc", "1.5.5", "inf", "nan", "1e400", "--1", "1 "}) {
     EXPECT_FALSE(ParseSampleValue(bad).ok()) << bad;
+  }
+}
+
+// Plain decimals take a fast path (Clinger's: an exact integer over an exact power of ten);
+// it must give the double std::from_chars gives, bit for bit.
+TEST(ParseSampleValueTest, DecimalsAsFromChars) {
+  std::mt19937_64 rng(42);
+  auto expect_as_from_chars = [](const std::string& text) {
+    double want = 0;
+    std::from_chars(text.data(), text.data() + text.size(), want);
+    absl::StatusOr<double> got = ParseSampleValue(text);
+    ASSERT_TRUE(got.ok()) << text;
+    EXPECT_EQ(std::bit_cast<uint64_t>(*got), std::bit_cast<uint64_t>(want)) << text;
+  };
+  for (int i = 0; i < 200'000; ++i) {
+    // Up to 20 digits, the point anywhere (or none), either sign.
+    const int digits = 1 + static_cast<int>(rng() % 20);
+    std::string text = rng() % 2 ? "-" : "";
+    const int point = static_cast<int>(rng() % (digits + 1));
+    for (int d = 0; d < digits; ++d) {
+      if (d == point && d > 0) text += '.';
+      text += static_cast<char>('0' + rng() % 10);
+    }
+    expect_as_from_chars(text);
+  }
+  for (const char* text :
+       {"0", "-0", "0.0", "-0.000", "9007199254740992", "9007199254740993", "9007199254740992.5",
+        "0.1", "0.30000000000000004", "1000.37", "0.0000000000000000000001",
+        "0.00000000000000000000001", "1234567890123456789", "12345678901234567890"}) {
+    expect_as_from_chars(text);
   }
 }
 
@@ -407,6 +447,353 @@ TEST(PromJsonDecoderTest, EscapesInLabelNamesAndValuesAreDecoded) {
   ASSERT_EQ(r->series.size(), 1u);
   EXPECT_EQ(r->series[0].labels, L({{"ab", "<x>"}, {"plain", "v"}, {"q", "a\\b"}}));
   EXPECT_EQ(r->series[0].samples[0].value, 1.5);
+}
+
+// --- The fast path (the default) against the general path (DecodeOptions::fast_path = false).
+
+struct Decoded {
+  absl::Status status;
+  QueryResult result;                                               // When status is OK.
+  std::vector<std::pair<std::string, std::vector<Sample>>> visits;  // With a visitor.
+  absl::Status visit_status;
+};
+
+Decoded DecodeBoth(const std::string& body, DecodeOptions options) {
+  PromJsonDecoder decoder(options);
+  Decoded d;
+  absl::StatusOr<QueryResult> r = decoder.DecodeQuery(body);
+  d.status = r.status();
+  if (r.ok()) d.result = *std::move(r);
+  absl::StatusOr<QueryResult> v = decoder.DecodeQuery(body, [&](std::string_view labels,
+                                                                std::span<const Sample> samples) {
+    d.visits.emplace_back(std::string(labels), std::vector<Sample>(samples.begin(), samples.end()));
+  });
+  d.visit_status = v.status();
+  return d;
+}
+
+// Bitwise, so that NaN equals NaN and -0 differs from 0.
+std::vector<std::pair<int64_t, uint64_t>> Bits(const std::vector<Sample>& samples) {
+  std::vector<std::pair<int64_t, uint64_t>> out;
+  for (const Sample& s : samples) out.emplace_back(s.time_ms, std::bit_cast<uint64_t>(s.value));
+  return out;
+}
+
+void ExpectSameAsGeneral(const std::string& body, DecodeOptions options = {}) {
+  SCOPED_TRACE(body);
+  options.fast_path = true;
+  const Decoded fast = DecodeBoth(body, options);
+  options.fast_path = false;
+  const Decoded general = DecodeBoth(body, options);
+  EXPECT_EQ(fast.status, general.status);  // Code, message and payload (FailureReason).
+  EXPECT_EQ(fast.visit_status, general.visit_status);
+  if (fast.status.ok() && general.status.ok()) {
+    EXPECT_EQ(fast.result.type, general.result.type);
+    EXPECT_EQ(fast.result.string_value, general.result.string_value);
+    EXPECT_EQ(fast.result.warnings, general.result.warnings);
+    ASSERT_EQ(fast.result.series.size(), general.result.series.size());
+    for (size_t i = 0; i < fast.result.series.size(); ++i) {
+      EXPECT_EQ(fast.result.series[i].labels, general.result.series[i].labels) << i;
+      EXPECT_EQ(Bits(fast.result.series[i].samples), Bits(general.result.series[i].samples)) << i;
+    }
+  }
+  // On success the same visits. On an error that simdjson finds before reading anything
+  // (invalid UTF-8, an unclosed string, a control character anywhere in the body), the fast
+  // path may already have visited the well-formed series before that byte.
+  if (general.visit_status.ok()) {
+    ASSERT_EQ(fast.visits.size(), general.visits.size());
+  } else {
+    ASSERT_GE(fast.visits.size(), general.visits.size());
+  }
+  for (size_t i = 0; i < general.visits.size(); ++i) {
+    EXPECT_EQ(fast.visits[i].first, general.visits[i].first) << i;
+    EXPECT_EQ(Bits(fast.visits[i].second), Bits(general.visits[i].second)) << i;
+  }
+}
+
+std::string Envelope(std::string_view type, std::string_view result) {
+  return Cat(R"({"status":"success","data":{"resultType":")", type, R"(","result":[)", result,
+             "]}}");
+}
+
+std::string MatrixOf(std::string_view pairs, std::string_view metric = R"("a":"1")") {
+  return Envelope("matrix", Cat(R"({"metric":{)", metric, R"(},"values":[)", pairs, "]}"));
+}
+
+std::string VectorOf(std::string_view pair, std::string_view metric = R"("a":"1")") {
+  return Envelope("vector", Cat(R"({"metric":{)", metric, R"(},"value":)", pair, "}"));
+}
+
+TEST(PromJsonFastPathTest, CanonicalShapesDecodeAsTheGeneralPath) {
+  const std::string three_series = Envelope(
+      "matrix",
+      R"({"metric":{"__name__":"node_cpu_seconds_total","cpu":"0","instance":"10.0.0.1:9100","job":"node","mode":"idle"},"values":[[1700000000,"1000.25"],[1700000001,"1000.5"]]},)"
+      R"({"metric":{},"values":[[1700000000.5,"0"]]},)"
+      R"({"metric":{"z":"1","a":"2","a":"3","e":""},"values":[]},)"
+      R"({"metric":{"z":"1","a":"2","a":"3","e":""},"values":[[1,"2"]]})");
+  ExpectSameAsGeneral(three_series);
+  ExpectSameAsGeneral(kMatrix);
+  ExpectSameAsGeneral(Envelope("matrix", ""));
+  ExpectSameAsGeneral(Envelope("vector", ""));
+  ExpectSameAsGeneral(VectorOf(R"([1700000000.001,"-1e-3"])"));
+  ExpectSameAsGeneral(Envelope("vector", R"({"metric":{"a":"1"},"value":[1,"1"]},)"
+                                         R"({"metric":{"a":"2"},"value":[1,"2"]})"));
+  ExpectSameAsGeneral(three_series + "\n");
+  ExpectSameAsGeneral(R"({"status":"success","data":{"resultType":"scalar","result":[1,"2"]}})");
+  ExpectSameAsGeneral(R"({"status":"success","data":{"resultType":"string","result":[1,"x"]}})");
+  // Warnings and infos after the data, as Prometheus adds them.
+  const std::string vector = VectorOf(R"([1,"1"])");
+  const std::string open = vector.substr(0, vector.size() - 1);
+  ExpectSameAsGeneral(open + R"(,"warnings":["w1","w2"]})");
+  ExpectSameAsGeneral(open + R"(,"warnings":[],"infos":["i1"]})");
+  ExpectSameAsGeneral(open + R"(,"infos":["i1"],"warnings":["w1"]})");
+  ExpectSameAsGeneral(open + R"(,"warnings":["a \"quoted\" w"]})");
+  ExpectSameAsGeneral(open + R"(,"warnings":null})");
+  ExpectSameAsGeneral(open + R"(,"warnings":[1]})");
+}
+
+TEST(PromJsonFastPathTest, EveryTimestampFormat) {
+  for (const char* t : {"0",
+                        "-0",
+                        "1",
+                        "-1.5",
+                        "1700000000",
+                        "1700000000.1",
+                        "1700000000.12",
+                        "1700000000.123",
+                        "1700000000.1234",
+                        "1700000000.0005",
+                        "1.7e9",
+                        "1.7E+9",
+                        "17000000001234e-4",
+                        "999999999999999",
+                        "9999999999999999",
+                        "9223372036854775.807",
+                        "9223372036854775.808",
+                        "-9223372036854775.808",
+                        "1e300",
+                        "01",
+                        "1.",
+                        ".5",
+                        "+1",
+                        "-",
+                        "1.5x",
+                        "\"1\"",
+                        "true",
+                        "null",
+                        "[1]",
+                        "1 ",
+                        " 1"}) {
+    ExpectSameAsGeneral(VectorOf(Cat("[", t, R"(,"1"])")));
+    ExpectSameAsGeneral(MatrixOf(Cat("[", t, R"(,"1"],[)", t, R"(,"2"])")));
+  }
+}
+
+TEST(PromJsonFastPathTest, EverySampleValueFormat) {
+  for (const char* v : {"0",
+                        "-0",
+                        "1",
+                        "0.1",
+                        "-0.25",
+                        "1000.37",
+                        "3.141592653589793",
+                        "9007199254740992",
+                        "9007199254740993",
+                        "123456789012345678901234567890",
+                        "0.30000000000000004",
+                        "1.0000000000000000000001",
+                        "0.0000000000000000000000001",
+                        "1e-3",
+                        "1e+06",
+                        "1E6",
+                        "1.7976931348623157e+308",
+                        "5e-324",
+                        "1e999",
+                        "NaN",
+                        "+Inf",
+                        "Inf",
+                        "-Inf",
+                        "inf",
+                        "nan",
+                        "-nan",
+                        "+3",
+                        ".5",
+                        "1.",
+                        "-.5",
+                        "",
+                        " 1",
+                        "1 ",
+                        "0x10",
+                        "x",
+                        "1\\u002e5",
+                        "\\u0031"}) {
+    ExpectSameAsGeneral(VectorOf(Cat(R"([1,")", v, R"("])")));
+    ExpectSameAsGeneral(MatrixOf(Cat(R"([1,"2"],[2,")", v, R"("])")));
+  }
+  for (const char* pair : {"[1,1]", "[1,true]", "[1]", R"([1,"1",2])", "[]", "{}", "null",
+                           R"([1,"1"] )", R"( [1,"1"])", R"([1 ,"1"])", R"([1, "1"])"}) {
+    ExpectSameAsGeneral(VectorOf(pair));
+    ExpectSameAsGeneral(MatrixOf(Cat(R"([0,"0"],)", pair)));
+  }
+}
+
+TEST(PromJsonFastPathTest, EscapedAndUnusualLabels) {
+  for (const char* metric : {R"("a":"\u003cx\u003e")",
+                             R"("q":"a\\b")",
+                             R"("a\u0062":"c")",
+                             R"("x":"\"")",
+                             R"("x":"\/")",
+                             R"("x":"é日本")",
+                             R"("é":"1")",
+                             "\"x\":\"\xff\"",
+                             "\"x\":\"\xc3\"",
+                             "\"x\":\"\xed\xa0\x80\"",
+                             "\"x\":\"a\tb\"",
+                             "\"x\":\"a\x01\"",
+                             "\"x\":\"a\x7f\"",
+                             R"("a":"")",
+                             R"("":"x")",
+                             R"("a":"1","a":"2")",
+                             R"("a":1)",
+                             R"("a":null)",
+                             R"("a":{})",
+                             R"("a" :"1")",
+                             R"("a": "1")",
+                             R"("a":"1" )",
+                             R"( "a":"1")"}) {
+    ExpectSameAsGeneral(VectorOf(R"([1,"1"])", metric));
+    // After a well-formed series, which the fast path has visited by then.
+    ExpectSameAsGeneral(
+        Envelope("matrix", Cat(R"({"metric":{"b":"0"},"values":[[1,"1"]]},)", R"({"metric":{)",
+                               metric, R"(},"values":[[1,"1"]]})")));
+  }
+}
+
+// Long strings are scanned 8 bytes at a time: every byte that ends or interrupts a plain
+// string, at every position of a long label name and value.
+TEST(PromJsonFastPathTest, SpecialBytesAtEveryPositionOfLongStrings) {
+  for (const std::string& special : std::vector<std::string>{
+           "\"", "\\", "\\u0041", "\x01", "\x1f", "\x7f", " ", "\xc3\xa9", "\xe6\x97\xa5",
+           "\xf0\x9f\x98\x80", "\xc3", "\xff", "\x80", "\xed\xa0\x80", std::string(1, '\0')}) {
+    for (size_t pos = 0; pos <= 24; ++pos) {
+      std::string text(24, 'x');
+      text.insert(pos, special);
+      ExpectSameAsGeneral(VectorOf(R"([1,"1"])", Cat(R"("long_label_name":")", text, R"(")")));
+      ExpectSameAsGeneral(VectorOf(R"([1,"1"])", Cat(R"(")", text, R"(":"v")")));
+      ExpectSameAsGeneral(VectorOf(Cat(R"([1,")", text, R"("])")));
+    }
+  }
+}
+
+TEST(PromJsonFastPathTest, EveryEscape) {
+  for (const char* escaped : {R"(\")",     R"(\\)",           R"(\/)",           R"(\b)",
+                              R"(\f)",     R"(\n)",           R"(\r)",           R"(\t)",
+                              R"(\u0000)", R"(\u001f)",       R"(\u0026)",       R"(\u003c\u003e)",
+                              R"(\u00e9)", R"(\u00E9)",       R"(\u07ff)",       R"(\u0800)",
+                              R"(\u20ac)", R"(\uffff)",       R"(\ud83d\ude00)", R"(\ud83d)",
+                              R"(\ude00)", R"(\ud83dx)",      R"(\ud83d\u0041)", R"(\u12)",
+                              R"(\u12g4)", R"(\x41)",         R"(\a)",           R"(\)",
+                              R"(\U0041)", "\\u00e9\xc3\xa9", "\xc3\\u00a9",     "\\u00e9\xa9"}) {
+    ExpectSameAsGeneral(VectorOf(R"([1,"1"])", Cat(R"("a":"x)", escaped, R"(y")")));
+    ExpectSameAsGeneral(VectorOf(R"([1,"1"])", Cat(R"("x)", escaped, R"(":"v")")));
+    ExpectSameAsGeneral(VectorOf(R"([1,"1"])", Cat(R"("a":")", escaped, R"(")")));
+    ExpectSameAsGeneral(Envelope(
+        "matrix", Cat(R"({"metric":{"b":"0"},"values":[[1,"1"]]},)", R"({"metric":{"a":"x)",
+                      escaped, R"(y","b":"1"},"values":[[1,"1"]]})")));
+    ExpectSameAsGeneral(
+        Cat(R"({"status":"success","data":{"resultType":"vector","result":[]},"warnings":[")",
+            escaped, R"("]})"));
+  }
+  // Escapes in sample values, and many escaped strings in one series.
+  ExpectSameAsGeneral(VectorOf(R"([1,"1\u002e5"])"));
+  ExpectSameAsGeneral(VectorOf(R"([1,"\u004eaN"])"));
+  ExpectSameAsGeneral(VectorOf(
+      R"([1,"1"])", R"("a":"\u0026","b":"\u003c","c":"\"","d":"\\","e\u0065":"\u00e9\u20ac")"));
+}
+
+TEST(PromJsonFastPathTest, WhitespaceAndKeyOrder) {
+  for (
+      const char* body : {
+          R"( {"status":"success","data":{"resultType":"vector","result":[]}})",
+          R"({"status":"success","data":{"resultType":"vector","result":[]}} )",
+          "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}\r\n\t",
+          R"({ "status": "success", "data": { "resultType": "matrix", "result": [
+                { "metric": { "a": "1" }, "values": [ [ 1, "1" ], [ 2, "2" ] ] } ] } })",
+          R"({"data":{"resultType":"vector","result":[]},"status":"success"})",
+          R"({"status":"success","data":{"result":[],"resultType":"vector"}})",
+          R"({"status":"success","data":{"resultType":"matrix","result":[{"values":[[1,"1"]],"metric":{"a":"1"}}]}})",
+          R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[[1,"1"]],"x":1}]}})",
+          R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[[1,"1"]]}],"stats":{}}})",
+          R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},"histograms":[[1,{}]]}]}})",
+          R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[[1,"1"]],"histograms":[[2,{}]]}]}})",
+          R"({"status":"success","data":{"resultType":"vector","result":[]},"extra":1})",
+          R"({"status":"success","data":{"resultType":"vector","result":[]},"warnings":["w"],"x":1})",
+      }) {
+    ExpectSameAsGeneral(body);
+  }
+}
+
+TEST(PromJsonFastPathTest, EveryErrorGivesTheSameStatus) {
+  for (
+      const char* body : {
+          "",
+          "{",
+          "}",
+          "[]",
+          "null",
+          R"({"status":"success"})",
+          R"({"status":"error","errorType":"bad_data","error":"x"})",
+          R"({"status":"success","data":{"resultType":"vector","result":[]}}})",
+          R"({"status":"success","data":{"resultType":"vector","result":[]}} {"x":1})",
+          R"({"status":"success","data":{"resultType":"vector","result":[]}}x)",
+          R"({"status":"success","data":{"resultType":"vector","result":[],}})",
+          R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"value":[1,"1"]}]}})",
+          R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"values":[[1,"1"]]}]}})",
+          R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{}}]}})",
+          R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1,"1"]}]}})",
+          R"({"status":"success","data":{"resultType":"vector","result":[[1,"1"]]}})",
+          R"({"status":"success","data":{"resultType":"tensor","result":[]}})",
+          R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"],]}]}})",
+          R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"]],}]}})",
+          R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1",},"values":[]}]}})",
+      }) {
+    ExpectSameAsGeneral(body);
+  }
+  // Out of order and duplicate timestamps, in the first series and after one.
+  for (const char* pairs : {R"([2,"1"],[1,"1"])", R"([1,"1"],[1,"1"])", R"([1.5,"1"],[1.5,"2"])"}) {
+    ExpectSameAsGeneral(MatrixOf(pairs));
+    ExpectSameAsGeneral(Envelope("matrix", Cat(R"({"metric":{"b":"0"},"values":[[1,"1"]]},)",
+                                               R"({"metric":{"a":"1"},"values":[)", pairs, "]}")));
+  }
+  // The sample limit at every count, and a body cut at every byte.
+  const std::string body = Envelope(
+      "matrix",
+      R"({"metric":{"a":"1"},"values":[[1,"1"],[2,"2"]]},{"metric":{"a":"2"},"values":[]},)"
+      R"({"metric":{"a":"3"},"values":[[1,"1"],[2,"2"],[3,"3"]]})");
+  for (size_t max = 0; max <= 6; ++max)
+    ExpectSameAsGeneral(body, DecodeOptions{.max_samples = max});
+  for (size_t cut = 0; cut < body.size(); ++cut) ExpectSameAsGeneral(body.substr(0, cut));
+  const std::string vector = Envelope(
+      "vector", R"({"metric":{"a":"1"},"value":[1,"1"]},{"metric":{"a":"2"},"value":[1,"2"]})");
+  for (size_t max = 0; max <= 2; ++max)
+    ExpectSameAsGeneral(vector, DecodeOptions{.max_samples = max});
+  for (size_t cut = 0; cut < vector.size(); ++cut) ExpectSameAsGeneral(vector.substr(0, cut));
+}
+
+TEST(PromJsonFastPathTest, VisitorAfterTheFastPathGivesUpSeesEachSeriesOnce) {
+  // Two series the fast path visits, then one it leaves to the general path (an escape).
+  const std::string body = Envelope("matrix", R"({"metric":{"a":"1"},"values":[[1,"1"]]},)"
+                                              R"({"metric":{"a":"2"},"values":[[1,"2"]]},)"
+                                              R"({"metric":{"a":"\u0033"},"values":[[1,"3"]]})");
+  PromJsonDecoder decoder;
+  std::vector<Labels> seen;
+  absl::StatusOr<QueryResult> r =
+      decoder.DecodeQuery(body, [&](std::string_view labels, std::span<const Sample>) {
+        seen.push_back(Labels::FromEncoded(labels));
+      });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(seen, ElementsAre(L({{"a", "1"}}), L({{"a", "2"}}), L({{"a", "3"}})));
+  ExpectSameAsGeneral(body);
 }
 
 }  // namespace
