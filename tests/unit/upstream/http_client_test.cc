@@ -105,7 +105,8 @@ TEST(HttpClientTest, GetSendsHeadersAndReusesConnection) {
 TEST(HttpClientTest, PostFormEncodesBodyAndBasicAuth) {
   FakeHttpServer server([](const FakeRequest&) { return Ok(); });
   config::UpstreamConfig c = ConfigFor(server);
-  c.basic_auth = config::BasicAuth{.username = "alice", .password = "p@ss:word"};
+  c.basic_auth =
+      config::BasicAuth{.username = "alice", .password = "p@ss:word", .password_file = ""};
   std::unique_ptr<HttpClient> client = MustCreate(c);
   absl::StatusOr<HttpResponse> r = client->PostForm(
       "/api/v1/query", {{"query", "up{job=\"a b\"}[5m]"}, {"time", "1700000000.123"}});
