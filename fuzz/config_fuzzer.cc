@@ -7,17 +7,9 @@
 #include <string_view>
 
 #include "daemon/config/config.h"
+#include "fuzz/fuzz_check.h"
 
-namespace {
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    __builtin_printf("contract violated: %s\n", what);
-    std::abort();
-  }
-}
-
-}  // namespace
+using promfeed::fuzz::Check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -16,10 +16,12 @@
 #include <vector>
 
 #include "daemon/upstream/prom_json.h"
+#include "fuzz/fuzz_check.h"
 
 namespace {
 
 using promfeed::Sample;
+using promfeed::fuzz::Check;
 using promfeed::upstream::DecodeOptions;
 using promfeed::upstream::FormatTimestampSeconds;
 using promfeed::upstream::ParseTimestampMs;
@@ -27,13 +29,6 @@ using promfeed::upstream::PromJsonDecoder;
 using promfeed::upstream::QueryResult;
 
 constexpr size_t kMaxSamples = 10'000;
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    __builtin_printf("contract violated: %s\n", what);
-    std::abort();
-  }
-}
 
 // Same samples, bit for bit (NaN equals NaN, -0 differs from 0).
 bool SameSamples(std::span<const Sample> a, std::span<const Sample> b) {

@@ -9,17 +9,9 @@
 
 #include "daemon/model/labels.h"
 #include "daemon/model/selector.h"
+#include "fuzz/fuzz_check.h"
 
-namespace {
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    __builtin_printf("contract violated: %s\n", what);
-    std::abort();
-  }
-}
-
-}  // namespace
+using promfeed::fuzz::Check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
