@@ -80,14 +80,10 @@ uint64_t RingBuffer::LowerBoundNear(uint64_t lo, uint64_t hi, uint64_t guess, in
   return LowerBound(lo, hi, t_ms);
 }
 
-void RingBuffer::Read(int64_t from_ms, int64_t to_ms, std::vector<Sample>* out,
-                      uint64_t* hint) const {
+void RingBuffer::Read(int64_t from_ms, int64_t to_ms, std::vector<Sample>* out) const {
   if (from_ms > to_ms) return;
   const uint64_t published = published_.load(std::memory_order_acquire);
-  const uint64_t first = hint != nullptr
-                             ? LowerBoundNear(FirstReadable(), published, *hint, from_ms)
-                             : LowerBound(FirstReadable(), published, from_ms);
-  uint64_t end = first;  // One past the last sample copied.
+  const uint64_t first = LowerBound(FirstReadable(), published, from_ms);
   const size_t base = out->size();
   // One division for the start, then a wrapping index (a division per sample costs more
   // than the copy).
@@ -98,9 +94,7 @@ void RingBuffer::Read(int64_t from_ms, int64_t to_ms, std::vector<Sample>* out,
     const int64_t t = slot.time_ms.load(std::memory_order_relaxed);
     if (t > to_ms) break;
     out->push_back({t, slot.value.load(std::memory_order_relaxed)});
-    ++end;
   }
-  if (hint != nullptr) *hint = end > first ? end - 1 : first;
   // Drop whatever the writer overwrote while we copied (always a prefix).
   std::atomic_thread_fence(std::memory_order_acquire);
   const uint64_t readable = FirstReadable();
@@ -110,15 +104,48 @@ void RingBuffer::Read(int64_t from_ms, int64_t to_ms, std::vector<Sample>* out,
   }
 }
 
-void RingBuffer::Prefetch(uint64_t from, size_t count) const {
-  constexpr size_t kSlotsPerLine = 64 / sizeof(Slot);
-  count = std::min(count, capacity_);
-  size_t i = from % capacity_;
-  for (size_t k = 0; k < count; k += kSlotsPerLine) {
-    __builtin_prefetch(&slots_[i]);
-    i += kSlotsPerLine;
-    if (i >= capacity_) i -= capacity_;
+void RingBuffer::SampleGrid(const Grid& grid, double* values, uint8_t* found,
+                            uint64_t* hint) const {
+  for (;;) {
+    const uint64_t published = published_.load(std::memory_order_acquire);
+    // The oldest sample that can be row 0's.
+    const uint64_t first =
+        LowerBoundNear(FirstReadable(), published, *hint, grid.first_ms - grid.lookback_ms + 1);
+    uint64_t n = first;            // The first sample newer than the current row.
+    size_t i = first % capacity_;  // Its slot.
+    auto time_of_n = [&] {
+      return n < published ? slots_[i].time_ms.load(std::memory_order_relaxed) : INT64_MAX;
+    };
+    int64_t next_time = time_of_n();
+    int64_t time = INT64_MIN;  // The newest sample at or before the row: time and value.
+    double value = 0;
+    for (int r = 0; r < grid.rows; ++r) {
+      const int64_t row_time = grid.first_ms + r * grid.step_ms;
+      while (next_time <= row_time) {
+        time = next_time;
+        value = slots_[i].value.load(std::memory_order_relaxed);
+        ++n;
+        if (++i == capacity_) i = 0;
+        next_time = time_of_n();
+      }
+      values[r] = value;
+      found[r] = time > row_time - grid.lookback_ms ? 1 : 0;
+    }
+    // Every slot read holds a sample numbered >= first; if the writer has begun to
+    // overwrite any of them, read again from what is still held (Load's check, once).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (FirstReadable() <= first) {
+      // The next grid's row 0 needs about the sample of this grid's last row.
+      *hint = n > first ? n - 1 : first;
+      return;
+    }
   }
+}
+
+void RingBuffer::Prefetch(uint64_t n, int lines) const {
+  const char* p = reinterpret_cast<const char*>(&slots_[n % capacity_]);
+  const char* end = reinterpret_cast<const char*>(slots_.get() + capacity_);
+  for (int k = 0; k < lines && p < end; ++k, p += 64) __builtin_prefetch(p);
 }
 
 bool RingBuffer::Latest(int64_t t_ms, int64_t lookback_ms, Sample* out) const {

@@ -33,16 +33,26 @@ class RingBuffer {
   bool Append(Sample s);
 
   // Appends to `out`, in time order, the held samples with from_ms <= time_ms <= to_ms.
-  // `hint`, if given, is where the search for from_ms starts (any value is correct; 0 at
-  // first) and is set to the number of the last sample read: a caller reading contiguous
-  // ranges (the next from_ms at most one sample past the last to_ms) then skips the binary
-  // search over the ring, whose probes miss the cache.
-  void Read(int64_t from_ms, int64_t to_ms, std::vector<Sample>* out,
-            uint64_t* hint = nullptr) const;
+  void Read(int64_t from_ms, int64_t to_ms, std::vector<Sample>* out) const;
 
-  // Starts loading `count` samples from number `from` on (e.g. a Read hint) into the CPU
-  // cache, so that a later Read does not wait for memory. Changes nothing else.
-  void Prefetch(uint64_t from, size_t count) const;
+  // A time grid: rows at first_ms + r * step_ms for r < rows; a row's sample is the newest
+  // with row time - lookback_ms < time_ms <= row time.
+  struct Grid {
+    int64_t first_ms = 0;
+    int64_t step_ms = 1;
+    int rows = 0;
+    int64_t lookback_ms = 1;
+  };
+  // Samples the ring on `grid` (an as-of join) straight from the slots, without copying
+  // them: values[r] = the value of row r's sample and found[r] = 1, or found[r] = 0 (values[r]
+  // unspecified) when there is none. `hint` is where the search for row 0's sample starts
+  // (any value is correct; 0 at first); it is set so that sampling the grid that continues
+  // this one (first_ms + rows * step_ms) skips the binary search, whose probes miss the cache.
+  void SampleGrid(const Grid& grid, double* values, uint8_t* found, uint64_t* hint) const;
+
+  // Starts loading the slot of sample number `n` (e.g. a SampleGrid hint) and the next
+  // `lines` - 1 cache lines into the CPU cache. Changes nothing else.
+  void Prefetch(uint64_t n, int lines) const;
 
   // Newest held sample with time_ms <= t_ms and time_ms > t_ms - lookback_ms, if any.
   bool Latest(int64_t t_ms, int64_t lookback_ms, Sample* out) const;

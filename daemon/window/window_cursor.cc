@@ -134,40 +134,39 @@ void WindowCursor::SampleRows(int64_t first_row, int rows, RowBlock* out) {
 }
 
 // Fills out->values (as T) and out->mask for the rows in out->time_ms. Features go in groups
-// of kGroup, row by row within a group: each row's writes then fill one cache line of values
-// and mask instead of touching a line (and a page) per sample, which stalled on memory.
+// of kGroup: each feature's column of rows is sampled from its ring into a small buffer
+// (sequential reads), then the group is written row by row, so that each row's writes fill
+// one cache line of values and mask instead of touching a line (and a page) per sample.
 template <typename T>
 void WindowCursor::SampleValues(int rows, RowBlock* out) {
   constexpr size_t kGroup = 16;
   constexpr int kPrefetchRows = 8;
   const size_t nf = features_.size();
-  out->values.resize(static_cast<size_t>(rows) * nf * sizeof(T));
+  const size_t column = static_cast<size_t>(rows);
+  out->values.resize(column * nf * sizeof(T));
+  column_values_.resize(kGroup * column);
+  column_found_.resize(kGroup * column);
   char* const values = out->values.data();
   uint8_t* const mask = out->mask.data();
-  const int64_t* const times = out->time_ms.data();
-  const int64_t read_from = times[0] - spec_.lookback_ms + 1;
-  const int64_t read_to = times[rows - 1];
-  // Ring memory of the group after f0 is requested while f0's rows are sampled.
-  auto prefetch_group = [&](size_t f0) {
-    for (size_t f = f0; f < std::min(f0 + kGroup, nf); ++f) {
-      features_[f]->ring().Prefetch(ring_hints_[f], static_cast<size_t>(rows) + 2);
-    }
-  };
-  prefetch_group(0);
+  const store::RingBuffer::Grid grid{.first_ms = out->time_ms[0],
+                                     .step_ms = spec_.step_ms,
+                                     .rows = rows,
+                                     .lookback_ms = spec_.lookback_ms};
+  // Slots of a column (lookback included), in cache lines.
+  const int prefetch_lines =
+      static_cast<int>((column + spec_.lookback_ms / spec_.step_ms + 1) * 16 / 64 + 1);
+  features_[0]->ring().Prefetch(ring_hints_[0], prefetch_lines);
   for (size_t f0 = 0; f0 < nf; f0 += kGroup) {
     const size_t g = std::min(kGroup, nf - f0);
-    // The group's samples, feature j's in scratch_[begin[j], begin[j + 1]).
-    size_t begin[kGroup + 1];
-    size_t next[kGroup];  // Per feature: first sample newer than the current row.
-    scratch_.clear();
     for (size_t j = 0; j < g; ++j) {
-      begin[j] = next[j] = scratch_.size();
-      features_[f0 + j]->ring().Read(read_from, read_to, &scratch_, &ring_hints_[f0 + j]);
+      // The next feature's column is on its way while this one is read.
+      if (f0 + j + 1 < nf) {
+        features_[f0 + j + 1]->ring().Prefetch(ring_hints_[f0 + j + 1], prefetch_lines);
+      }
+      features_[f0 + j]->ring().SampleGrid(grid, &column_values_[j * column],
+                                           &column_found_[j * column], &ring_hints_[f0 + j]);
     }
-    begin[g] = scratch_.size();
-    prefetch_group(f0 + kGroup);
     for (int r = 0; r < rows; ++r) {
-      const int64_t t = times[r];
       const size_t row = static_cast<size_t>(r) * nf + f0;
       if (r + kPrefetchRows < rows) {
         // Rows are nf elements apart, too far for the hardware prefetcher: ask for the
@@ -178,15 +177,9 @@ void WindowCursor::SampleValues(int rows, RowBlock* out) {
         __builtin_prefetch(mask + ahead, 1);
       }
       for (size_t j = 0; j < g; ++j) {
-        size_t n = next[j];
-        while (n < begin[j + 1] && scratch_[n].time_ms <= t) ++n;
-        next[j] = n;
-        const Sample* s = n > begin[j] ? &scratch_[n - 1] : nullptr;
-        const bool present =
-            s != nullptr && s->time_ms > t - spec_.lookback_ms && !IsStaleMarker(s->value);
-        double v = 0;  // (Every fill case sets it.)
+        double v = column_values_[j * column + r];
+        const bool present = column_found_[j * column + r] != 0 && !IsStaleMarker(v);
         if (present) {
-          v = s->value;
           previous_[f0 + j] = v;
         } else {
           switch (spec_.fill) {

@@ -124,11 +124,13 @@ class WindowCursor {
   const std::vector<store::SeriesPtr> features_;
   const WindowSpec spec_;
   int64_t next_row_ = 0;
-  int64_t next_window_ = 0;        // Lowest window index not yet completed or lost.
-  int64_t last_missing_row_ = -1;  // Newest row produced with any missing value.
-  std::vector<double> previous_;   // Fill::kPrevious: last value per feature.
-  std::vector<Sample> scratch_;
-  std::vector<uint64_t> ring_hints_;  // Per feature: RingBuffer::Read's hint.
+  int64_t next_window_ = 0;           // Lowest window index not yet completed or lost.
+  int64_t last_missing_row_ = -1;     // Newest row produced with any missing value.
+  std::vector<double> previous_;      // Fill::kPrevious: last value per feature.
+  std::vector<uint64_t> ring_hints_;  // Per feature: RingBuffer::SampleGrid's hint.
+  // A group of features' columns of rows, sampled from their rings (see SampleValues).
+  std::vector<double> column_values_;
+  std::vector<uint8_t> column_found_;
   int64_t dropped_total_ = 0;
   int64_t lost_total_ = 0;
 };
