@@ -15,7 +15,8 @@ constexpr int64_t kStepMs = 1000;
 constexpr int64_t kRows = 1800;
 constexpr int64_t kStartMs = 1'700'000'000'000;
 
-// Args: features F, window W, rows per block (the server sends ~1 MiB messages).
+// Args: features F, window W, rows per block (the server sends ~1 MiB messages), value bytes
+// (8: float64, 4: float32, as the wire carries them).
 void BM_WindowBuild(benchmark::State& state) {
   const size_t nf = static_cast<size_t>(state.range(0));
   const int32_t w = static_cast<int32_t>(state.range(1));
@@ -41,6 +42,8 @@ void BM_WindowBuild(benchmark::State& state) {
                           .start_ms = kStartMs,
                           .end_ms = kStartMs + (kRows - 1) * kStepMs};
   window::RowBlock block;
+  block.value_type =
+      state.range(3) == 4 ? window::ValueType::kFloat32 : window::ValueType::kFloat64;
   int64_t windows = 0;
   for (auto _ : state) {
     window::WindowCursor cursor(features, spec);
@@ -56,10 +59,11 @@ void BM_WindowBuild(benchmark::State& state) {
       static_cast<double>(state.iterations() * kRows * nf), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_WindowBuild)
-    ->ArgNames({"F", "W", "rows_per_block"})
-    ->Args({100, 60, 1800})
-    ->Args({100, 60, 64})
-    ->Args({1000, 60, 256})
+    ->ArgNames({"F", "W", "rows_per_block", "value_bytes"})
+    ->Args({100, 60, 1800, 8})
+    ->Args({100, 60, 64, 8})
+    ->Args({1000, 60, 256, 8})
+    ->Args({1000, 60, 256, 4})
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -278,6 +278,8 @@ class MetricFeedService::RangeStream final : public CursorStream<v1::ReadRangeRe
 
  private:
   absl::StatusOr<Step> Produce(v1::ReadRangeResponse* out) override {
+    // As in WindowStream::Produce: sample into this slot's old, full-size values buffer.
+    block_.values.swap(*out->mutable_values());
     const int64_t horizon = window::CompleteThrough(*service_->store_, cursor_.features());
     switch (cursor_.Next(horizon, rows_per_message_, &block_)) {
       case window::WindowCursor::Result::kWait:
@@ -319,6 +321,9 @@ class MetricFeedService::WindowStream final : public CursorStream<v1::StreamWind
       FillHeader(out->mutable_header());
       return Step::kWrite;
     }
+    // This slot's message was written two steps ago: its values buffer has the size the
+    // block needs (most blocks are full), so sampling overwrites it without zero-filling it.
+    if (out->has_rows()) block_.values.swap(*out->mutable_rows()->mutable_values());
     const int64_t horizon = window::CompleteThrough(*service_->store_, cursor_.features());
     switch (cursor_.Next(horizon, rows_per_message_, &block_)) {
       case window::WindowCursor::Result::kWait:
