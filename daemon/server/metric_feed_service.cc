@@ -111,7 +111,7 @@ class MetricFeedService::CursorStream
   CursorStream(MetricFeedService* service, window::WindowPlan plan, int rows_per_message)
       : service_(service),
         id_(service->next_stream_id_.fetch_add(1)),
-        cursor_(std::move(plan.series), plan.spec),
+        cursor_(std::move(plan.series), plan.spec, &service->spare_threads_),
         selector_index_(std::move(plan.selector_index)),
         rows_per_message_(rows_per_message) {}
 
@@ -376,7 +376,10 @@ class MetricFeedService::WindowStream final : public CursorStream<v1::StreamWind
 };
 
 MetricFeedService::MetricFeedService(store::SeriesStore* store, ServiceOptions options)
-    : store_(store), options_(std::move(options)), queue_(options_.stream_threads) {
+    : store_(store),
+      options_(std::move(options)),
+      spare_threads_(options_.spare_threads),
+      queue_(options_.stream_threads) {
   // (queue_ is declared last but initialised from options_, which is declared earlier.)
   // New data wakes every waiting stream; the wake only posts work (cheap for ingestion).
   store_listener_ = store_->AddListener([this] {

@@ -17,6 +17,7 @@
 #include "daemon/server/work_queue.h"
 #include "daemon/store/series_store.h"
 #include "daemon/window/plan.h"
+#include "daemon/window/spare_threads.h"
 #include "promfeed/v1/metric_feed.grpc.pb.h"
 
 namespace promfeed::server {
@@ -43,6 +44,9 @@ struct ServiceOptions {
   // 4 MiB default receive limit of gRPC clients).
   int64_t target_message_bytes = 1 << 20;
   int32_t stream_threads = 2;
+  // Threads that, while idle, sample half of a stream's large block (so that one stream can
+  // use two cores; with every one busy, a stream samples its block alone). 0: none.
+  int32_t spare_threads = 1;
   std::function<UpstreamStatus()> upstream_status;
   std::function<int64_t()> now_ms;  // Wall clock in ms; injectable for tests.
 };
@@ -101,6 +105,7 @@ class MetricFeedService final : public v1::MetricFeed::CallbackService {
   uint64_t store_listener_ = 0;
   std::mutex streams_mu_;
   absl::flat_hash_map<uint64_t, std::function<void()>> streams_ ABSL_GUARDED_BY(streams_mu_);
+  window::SpareThreads spare_threads_;
   // Last: destroyed first, so queued work never sees a half-destroyed service.
   WorkQueue queue_;
 };

@@ -43,11 +43,13 @@ int64_t CompleteThrough(const store::SeriesStore& store,
   return std::max(store.complete_through_ms(), by_series);
 }
 
-WindowCursor::WindowCursor(std::vector<store::SeriesPtr> features, WindowSpec spec)
+WindowCursor::WindowCursor(std::vector<store::SeriesPtr> features, WindowSpec spec,
+                           SpareThreads* spare)
     : features_(std::move(features)),
       spec_(spec),
       previous_(features_.size(), std::nan("")),
-      ring_hints_(features_.size(), 0) {}
+      ring_hints_(features_.size(), 0),
+      spare_(spare) {}
 
 int64_t WindowCursor::SkipLostRows() {
   const int64_t needed_from = RowTime(next_row_) - spec_.lookback_ms + 1;
@@ -133,19 +135,40 @@ void WindowCursor::SampleRows(int64_t first_row, int rows, RowBlock* out) {
   CompleteWindows(first_row, rows, last_missing, out);
 }
 
-// Fills out->values (as T) and out->mask for the rows in out->time_ms. Features go in groups
-// of kGroup: each feature's column of rows is sampled from its ring into a small buffer
-// (sequential reads), then the group is written row by row, so that each row's writes fill
-// one cache line of values and mask instead of touching a line (and a page) per sample.
+// Fills out->values (as T) and out->mask for the rows in out->time_ms. A large block is
+// split in two halves of features, sampled at once on this thread and, if one is idle, a
+// spare thread (the halves share no state: each feature has its own ring hint and previous
+// value, and each half writes its own columns).
 template <typename T>
 void WindowCursor::SampleValues(int rows, RowBlock* out) {
-  constexpr size_t kGroup = 16;
+  const size_t nf = features_.size();
+  out->values.resize(static_cast<size_t>(rows) * nf * sizeof(T));
+  // Near the middle, at a whole group of features (see SampleColumns).
+  const size_t half = (nf / 2 + kGroup / 2) / kGroup * kGroup;
+  if (spare_ == nullptr || half == 0 || half >= nf ||
+      static_cast<size_t>(rows) * nf < kParallelSamples) {
+    out->all_present = SampleColumns<T>(0, nf, rows, out, &buffers_[0]);
+    return;
+  }
+  bool present[2];
+  spare_->Run([&] { present[0] = SampleColumns<T>(0, half, rows, out, &buffers_[0]); },
+              [&] { present[1] = SampleColumns<T>(half, nf, rows, out, &buffers_[1]); });
+  out->all_present = present[0] && present[1];
+}
+
+// Fills features [f_begin, f_end) of out->values and out->mask; returns whether every value
+// there is present. Features go in groups of kGroup: each feature's column of rows is sampled
+// from its ring into a small buffer (sequential reads), then the group is written row by
+// row, so that each row's writes fill one cache line of values and mask instead of touching
+// a line (and a page) per sample.
+template <typename T>
+bool WindowCursor::SampleColumns(size_t f_begin, size_t f_end, int rows, RowBlock* out,
+                                 ColumnBuffers* buf) {
   constexpr int kPrefetchRows = 8;
   const size_t nf = features_.size();
   const size_t column = static_cast<size_t>(rows);
-  out->values.resize(column * nf * sizeof(T));
-  column_values_.resize(kGroup * column);
-  column_found_.resize(kGroup * column);
+  buf->values.resize(kGroup * column);
+  buf->found.resize(kGroup * column);
   char* const values = out->values.data();
   uint8_t* const mask = out->mask.data();
   const store::RingBuffer::Grid grid{.first_ms = out->time_ms[0],
@@ -155,16 +178,17 @@ void WindowCursor::SampleValues(int rows, RowBlock* out) {
   // Slots of a column (lookback included), in cache lines.
   const int prefetch_lines =
       static_cast<int>((column + spec_.lookback_ms / spec_.step_ms + 1) * 16 / 64 + 1);
-  features_[0]->ring().Prefetch(ring_hints_[0], prefetch_lines);
-  for (size_t f0 = 0; f0 < nf; f0 += kGroup) {
-    const size_t g = std::min(kGroup, nf - f0);
+  features_[f_begin]->ring().Prefetch(ring_hints_[f_begin], prefetch_lines);
+  bool all_present = true;
+  for (size_t f0 = f_begin; f0 < f_end; f0 += kGroup) {
+    const size_t g = std::min(kGroup, f_end - f0);
     for (size_t j = 0; j < g; ++j) {
       // The next feature's column is on its way while this one is read.
-      if (f0 + j + 1 < nf) {
+      if (f0 + j + 1 < f_end) {
         features_[f0 + j + 1]->ring().Prefetch(ring_hints_[f0 + j + 1], prefetch_lines);
       }
-      features_[f0 + j]->ring().SampleGrid(grid, &column_values_[j * column],
-                                           &column_found_[j * column], &ring_hints_[f0 + j]);
+      features_[f0 + j]->ring().SampleGrid(grid, &buf->values[j * column], &buf->found[j * column],
+                                           &ring_hints_[f0 + j]);
     }
     for (int r = 0; r < rows; ++r) {
       const size_t row = static_cast<size_t>(r) * nf + f0;
@@ -177,8 +201,8 @@ void WindowCursor::SampleValues(int rows, RowBlock* out) {
         __builtin_prefetch(mask + ahead, 1);
       }
       for (size_t j = 0; j < g; ++j) {
-        double v = column_values_[j * column + r];
-        const bool present = column_found_[j * column + r] != 0 && !IsStaleMarker(v);
+        double v = buf->values[j * column + r];
+        const bool present = buf->found[j * column + r] != 0 && !IsStaleMarker(v);
         if (present) {
           previous_[f0 + j] = v;
         } else {
@@ -194,7 +218,7 @@ void WindowCursor::SampleValues(int rows, RowBlock* out) {
               v = std::nan("");
               break;
           }
-          out->all_present = false;
+          all_present = false;
         }
         const T tv = static_cast<T>(v);  // float32: the same rounding the wire always had.
         std::memcpy(values + (row + j) * sizeof(T), &tv, sizeof(T));
@@ -202,6 +226,7 @@ void WindowCursor::SampleValues(int rows, RowBlock* out) {
       }
     }
   }
+  return all_present;
 }
 
 void WindowCursor::CompleteWindows(int64_t first_row, int rows,

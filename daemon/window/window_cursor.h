@@ -22,6 +22,7 @@
 
 #include "daemon/model/sample.h"
 #include "daemon/store/series_store.h"
+#include "daemon/window/spare_threads.h"
 
 namespace promfeed::window {
 
@@ -91,7 +92,10 @@ int64_t CompleteThrough(const store::SeriesStore& store,
 class WindowCursor {
  public:
   // REQUIRES: features non-empty, spec validated (step, window, shift >= 1, lookback > 0).
-  WindowCursor(std::vector<store::SeriesPtr> features, WindowSpec spec);
+  // `spare`, if given (and outliving the cursor), takes half of each large block when one of
+  // its threads is idle.
+  WindowCursor(std::vector<store::SeriesPtr> features, WindowSpec spec,
+               SpareThreads* spare = nullptr);
   WindowCursor(const WindowCursor&) = delete;
   WindowCursor& operator=(const WindowCursor&) = delete;
 
@@ -116,8 +120,19 @@ class WindowCursor {
   // Jumps past rows whose samples a full ring no longer holds; returns windows lost.
   int64_t SkipLostRows();
   void SampleRows(int64_t first_row, int rows, RowBlock* out);
+  // A block of at least this many samples is split between two threads (see SpareThreads).
+  static constexpr size_t kParallelSamples = 64 * 1024;
+  // Features sampled together, row by row (see SampleColumns).
+  static constexpr size_t kGroup = 16;
+  // A half's buffers for one group of feature columns, sampled from their rings.
+  struct ColumnBuffers {
+    std::vector<double> values;
+    std::vector<uint8_t> found;
+  };
   template <typename T>
   void SampleValues(int rows, RowBlock* out);
+  template <typename T>
+  bool SampleColumns(size_t f_begin, size_t f_end, int rows, RowBlock* out, ColumnBuffers* buf);
   void CompleteWindows(int64_t first_row, int rows, const std::vector<int64_t>& last_missing,
                        RowBlock* out);
 
@@ -128,9 +143,8 @@ class WindowCursor {
   int64_t last_missing_row_ = -1;     // Newest row produced with any missing value.
   std::vector<double> previous_;      // Fill::kPrevious: last value per feature.
   std::vector<uint64_t> ring_hints_;  // Per feature: RingBuffer::SampleGrid's hint.
-  // A group of features' columns of rows, sampled from their rings (see SampleValues).
-  std::vector<double> column_values_;
-  std::vector<uint8_t> column_found_;
+  SpareThreads* const spare_;
+  ColumnBuffers buffers_[2];  // One per half of the features.
   int64_t dropped_total_ = 0;
   int64_t lost_total_ = 0;
 };

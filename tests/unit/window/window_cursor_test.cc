@@ -171,6 +171,50 @@ TEST(WindowCursorTest, ManyFeaturesMatchTheDefinition) {
   }
 }
 
+// A block of >= WindowCursor's parallel threshold is sampled in two halves on two threads;
+// the blocks must be exactly those of a cursor without spare threads.
+TEST(WindowCursorTest, SpareThreadsGiveTheSameBlocks) {
+  store::SeriesStore store({.retention_ms = 3'600'000, .interval_ms = 1000, .max_series = 1000});
+  constexpr int kFeatures = 301;  // Halves split at feature 144; the last group is short.
+  std::vector<store::SeriesPtr> features;
+  for (int f = 0; f < kFeatures; ++f) {
+    std::vector<Sample> samples;
+    for (int64_t i = 0; i < 700; ++i) {
+      if ((i + f) % 7 == 3 || (f % 5 == 0 && i > 40 && i < 50)) continue;  // Gaps.
+      const int64_t t = 1000 * i + (f * 37 + i * 11) % 900;                // Jitter.
+      samples.push_back({t, (i + f) % 13 == 0 ? StaleMarker() : f * 1000.0 + i});
+    }
+    const std::string name = "f" + std::to_string(f);
+    Put(store, name, samples);
+    features.push_back(Get(store, name));
+  }
+  SpareThreads spare(1);
+  for (ValueType type : {ValueType::kFloat32, ValueType::kFloat64}) {
+    for (Fill fill : {Fill::kNanMask, Fill::kPrevious, Fill::kZero, Fill::kDrop}) {
+      const WindowSpec spec = Spec(5000, 690'000, 10, 3, fill);
+      WindowCursor alone(features, spec);
+      WindowCursor shared(features, spec, &spare);
+      RowBlock want, got;
+      want.value_type = got.value_type = type;
+      for (;;) {
+        const WindowCursor::Result r = alone.Next(INT64_MAX, 256, &want);
+        ASSERT_EQ(shared.Next(INT64_MAX, 256, &got), r);
+        if (r != WindowCursor::Result::kBlock) break;
+        ASSERT_EQ(got.first_row, want.first_row);
+        ASSERT_EQ(got.rows, want.rows);
+        ASSERT_EQ(got.values, want.values) << "rows from " << want.first_row;  // Bytes.
+        ASSERT_EQ(got.mask, want.mask);
+        ASSERT_EQ(got.all_present, want.all_present);
+        ASSERT_EQ(got.first_window, want.first_window);
+        ASSERT_EQ(got.window_count, want.window_count);
+        ASSERT_EQ(got.dropped_windows, want.dropped_windows);
+      }
+    }
+  }
+  // Blocks of 256 rows x 301 features are over the threshold: the spare thread took part.
+  EXPECT_GT(spare.shared_runs(), 0);
+}
+
 class FillTest : public ::testing::Test {
  protected:
   // Feature a has a gap at 3 s and 4 s (lookback 1 s), b is complete.
