@@ -128,7 +128,8 @@ void WindowCursor::SampleRows(int64_t first_row, int rows, RowBlock* out) {
   int64_t missing = last_missing_row_;
   for (int r = 0; r < rows; ++r) {
     const uint8_t* m = out->mask.data() + static_cast<size_t>(r) * nf;
-    if (std::find(m, m + nf, 0) != m + nf) missing = first_row + r;
+    // (A block without gaps needs no look at its mask.)
+    if (!out->all_present && std::find(m, m + nf, 0) != m + nf) missing = first_row + r;
     last_missing[r] = missing;
   }
   last_missing_row_ = missing;
