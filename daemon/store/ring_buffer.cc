@@ -142,10 +142,11 @@ void RingBuffer::SampleGrid(const Grid& grid, double* values, uint8_t* found,
   }
 }
 
-void RingBuffer::Prefetch(uint64_t n, int lines) const {
+void RingBuffer::Prefetch(uint64_t n, size_t count) const {
   const char* p = reinterpret_cast<const char*>(&slots_[n % capacity_]);
   const char* end = reinterpret_cast<const char*>(slots_.get() + capacity_);
-  for (int k = 0; k < lines && p < end; ++k, p += 64) __builtin_prefetch(p);
+  const char* last = p + std::min<size_t>(count, capacity_) * sizeof(Slot);
+  for (; p < std::min(last, end); p += 64) __builtin_prefetch(p);
 }
 
 bool RingBuffer::Latest(int64_t t_ms, int64_t lookback_ms, Sample* out) const {

@@ -50,9 +50,9 @@ class RingBuffer {
   // this one (first_ms + rows * step_ms) skips the binary search, whose probes miss the cache.
   void SampleGrid(const Grid& grid, double* values, uint8_t* found, uint64_t* hint) const;
 
-  // Starts loading the slot of sample number `n` (e.g. a SampleGrid hint) and the next
-  // `lines` - 1 cache lines into the CPU cache. Changes nothing else.
-  void Prefetch(uint64_t n, int lines) const;
+  // Starts loading the slots of samples n, n + 1, ... n + count - 1 (e.g. from a SampleGrid
+  // hint; up to the end of the slot array) into the CPU cache. Changes nothing else.
+  void Prefetch(uint64_t n, size_t count) const;
 
   // Newest held sample with time_ms <= t_ms and time_ms > t_ms - lookback_ms, if any.
   bool Latest(int64_t t_ms, int64_t lookback_ms, Sample* out) const;

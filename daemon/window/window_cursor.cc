@@ -176,17 +176,16 @@ bool WindowCursor::SampleColumns(size_t f_begin, size_t f_end, int rows, RowBloc
                                      .step_ms = spec_.step_ms,
                                      .rows = rows,
                                      .lookback_ms = spec_.lookback_ms};
-  // Slots of a column (lookback included), in cache lines.
-  const int prefetch_lines =
-      static_cast<int>((column + spec_.lookback_ms / spec_.step_ms + 1) * 16 / 64 + 1);
-  features_[f_begin]->ring().Prefetch(ring_hints_[f_begin], prefetch_lines);
+  // Samples a column reads at one per step (the lookback's included).
+  const size_t prefetch = column + static_cast<size_t>(spec_.lookback_ms / spec_.step_ms) + 1;
+  features_[f_begin]->ring().Prefetch(ring_hints_[f_begin], prefetch);
   bool all_present = true;
   for (size_t f0 = f_begin; f0 < f_end; f0 += kGroup) {
     const size_t g = std::min(kGroup, f_end - f0);
     for (size_t j = 0; j < g; ++j) {
       // The next feature's column is on its way while this one is read.
       if (f0 + j + 1 < f_end) {
-        features_[f0 + j + 1]->ring().Prefetch(ring_hints_[f0 + j + 1], prefetch_lines);
+        features_[f0 + j + 1]->ring().Prefetch(ring_hints_[f0 + j + 1], prefetch);
       }
       features_[f0 + j]->ring().SampleGrid(grid, &buf->values[j * column], &buf->found[j * column],
                                            &ring_hints_[f0 + j]);

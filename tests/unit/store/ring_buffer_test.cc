@@ -176,9 +176,9 @@ TEST(RingBufferTest, PrefetchStaysInsideTheRingAndChangesNothing) {
   RingBuffer ring(10);
   for (int64_t t = 1; t <= 25; ++t) ring.Append({t, double(t)});
   const std::vector<Sample> before = ReadAll(ring);
-  // Any start (wrapped, past the end) and any number of lines (ASan checks the bounds).
+  // Any start (wrapped, past the end) and any count (ASan checks the bounds).
   for (uint64_t from : {0ul, 7ul, 9ul, 24ul, 1000ul}) {
-    for (int lines : {0, 1, 2, 3, 100}) ring.Prefetch(from, lines);
+    for (size_t count : {0ul, 1ul, 5ul, 10ul, 11ul, 100ul}) ring.Prefetch(from, count);
   }
   EXPECT_EQ(ReadAll(ring), before);
 }
