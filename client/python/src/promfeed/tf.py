@@ -418,10 +418,12 @@ def _row_blocks(
             block[0][n : n + k] = t[i : i + k]
             _put_columns(block[1][n : n + k], v[i : i + k], cmap, src_cols, np.nan)
             if with_mask:
-                if m is None:
-                    block[2][n : n + k] = True
+                mk = block[2][n : n + k]
+                if m is None:  # every value real, except in the columns the stream lacks
+                    mk[...] = True
+                    mk[:, cmap.missing] = False
                 else:
-                    _put_columns(block[2][n : n + k], m[i : i + k], cmap, src_cols, False)
+                    _put_columns(mk, m[i : i + k], cmap, src_cols, False)
             n += k
             i += k
             if n == max_rows:
