@@ -185,3 +185,23 @@ def test_bad_arguments_raise_value_error(kw, match):
     with FakeDaemon(make_state(n=10)) as f:
         with pytest.raises(ValueError, match=match):
             promfeed.tf.rows(f.target, GAUGE, **kw)
+
+
+def test_expected_columns_map_a_stream_header_in_any_order():
+    from promfeed._columns import ExpectedColumns
+    from promfeed._types import SeriesList
+    from promfeed.v1 import metric_feed_pb2 as pb
+
+    def proto(*pairs):
+        return pb.Series(labels=[pb.Label(name=n, value=v) for n, v in pairs], samples_held=5)
+
+    a = proto(("__name__", "m"), ("job", "a"))
+    b = proto(("__name__", "m"), ("job", "b"))
+    b_unsorted = proto(("job", "b"), ("__name__", "m"))
+    expected = ExpectedColumns(
+        [(("__name__", "m"), ("job", "a")), (("__name__", "m"), ("job", "b"))]
+    )
+    assert expected.column_map(SeriesList([a, b])).identity
+    assert expected.column_map(SeriesList([a, b_unsorted])).identity  # same label set
+    assert expected.column_map(SeriesList([b, a])).index.tolist() == [1, 0]
+    assert expected.column_map(SeriesList([b])).index.tolist() == [-1, 0]

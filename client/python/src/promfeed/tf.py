@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 from numpy.lib.stride_tricks import sliding_window_view
 
-from promfeed._columns import ColumnMap, resolve_columns
+from promfeed._columns import ColumnMap, ExpectedColumns, resolve_columns
 from promfeed._decode import RowStep
 from promfeed._types import Fill, Series
 from promfeed.client import Client, DurationLike, TimeLike, WindowStream
@@ -303,7 +303,7 @@ def windows(
     with Client(target, **opts) as c:
         cols = resolve_columns(c, sel)
         tcols = _resolve_targets(c, cols, targets)
-    keys = [s.key() for s in cols]
+    expected = ExpectedColumns([s.key() for s in cols])
     n_f, w, h = len(cols), int(window), int(horizon)
     all_targets = tcols == list(range(n_f))
 
@@ -333,7 +333,7 @@ def windows(
                 lookback=lookback,
                 max_rows_per_message=max_rows_per_message,
             )
-            cmap = ColumnMap(keys, [s.key() for s in stream.features])
+            cmap = expected.column_map(stream.header.features)
             shift_rows = stream.header.shift
             groups = _row_groups(stream, cmap, n_f, np_dtype, span, per_element, follow)
             pool = _BufferPool()
@@ -526,7 +526,7 @@ def rows(
     opts = _client_options(client_options, tls, ca_file, cert_file, key_file, token, token_file)
     with Client(target, **opts) as c:
         cols = resolve_columns(c, sel)
-    keys = [s.key() for s in cols]
+    expected = ExpectedColumns([s.key() for s in cols])
     n_f = len(cols)
     row_bytes = _I64.itemsize + n_f * np_dtype.itemsize + (n_f if with_mask else 0)
     max_rows = max(1, int(block_bytes) // row_bytes)
@@ -548,7 +548,7 @@ def rows(
                 max_rows_per_message=max_rows_per_message,
             )
             with stream:
-                cmap = ColumnMap(keys, [s.key() for s in stream.features])
+                cmap = expected.column_map(stream.header.features)
                 yield from _row_blocks(stream, cmap, max_rows, with_mask)
 
     spec = [
