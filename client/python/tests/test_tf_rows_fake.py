@@ -168,6 +168,8 @@ def test_blocks_are_aligned_pooled_buffers():
     for block in blocks:
         for a in block:
             assert a.flags.c_contiguous and a.ctypes.data % 64 == 0
+    # A block cut less than half full does not keep a 7-row buffer alive.
+    assert [a.base.nbytes for a in blocks[-1]] == [2 * 8 + 64, 2 * 2 * 4 + 64, 2 * 2 + 64]
 
 
 @pytest.mark.parametrize(

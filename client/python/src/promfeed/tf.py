@@ -57,6 +57,12 @@ def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     )
 
 
+def _aligned_copy(a: np.ndarray) -> np.ndarray:
+    out = _aligned_empty(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
 def _aligned_view(raw: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     nbytes = int(np.prod(shape)) * dtype.itemsize
     off = -raw.ctypes.data % _ALIGN
@@ -382,8 +388,9 @@ def _row_blocks(
 ) -> Iterator[tuple[np.ndarray, ...]]:
     """Copies the rows of a window=1, shift=1 stream into blocks (time_ms int64[R],
     values [R, F], and mask bool[R, F] with with_mask), 1 <= R <= max_rows, F = the columns
-    of cmap. Each array is a 64-byte aligned pooled buffer, so tf.data adopts it without a
-    copy; each row is copied once (from the message bytes, through cmap).
+    of cmap. Each array is 64-byte aligned, so tf.data adopts it without a copy; each row is
+    copied once (from the message bytes, through cmap) into a pooled buffer, and once more
+    if its block is cut with the buffer less than half full.
 
     A block is cut when full; before a loss or a jump in row indices (rows from both sides
     never share a block); and, on a live (follow) stream, whenever no further message has
@@ -399,7 +406,12 @@ def _row_blocks(
 
     def cut() -> tuple[np.ndarray, ...]:
         nonlocal block, n
-        out = tuple(a[:n] for a in block)
+        if 2 * n >= max_rows:
+            out = tuple(a[:n] for a in block)
+        else:
+            # Mostly empty (end of stream, a loss, the live edge): copied out, so a consumer
+            # that keeps live rows does not keep a whole buffer alive per row.
+            out = tuple(_aligned_copy(a[:n]) for a in block)
         block, n = [], 0
         return out
 
