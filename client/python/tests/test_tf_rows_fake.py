@@ -107,7 +107,7 @@ def test_columns_follow_the_selectors_and_series_gone_become_nan():
 
 def test_follow_cuts_blocks_at_the_live_edge():
     st = make_state(n=40)
-    st.follow_rows, st.follow_period = 5, 0.1
+    st.follow_rows, st.follow_period = 5, 0.2
     with FakeDaemon(st) as f:
         ds = promfeed.tf.rows(
             f.target, GAUGE, follow=True, stream_timeout=400, with_mask=True, start=T0
