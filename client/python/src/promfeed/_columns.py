@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from promfeed._types import Series
+from promfeed._types import Series, SeriesList
 from promfeed.client import Client
 from promfeed.errors import NotFoundError
+from promfeed.v1 import metric_feed_pb2 as pb
 
 Key = tuple[tuple[str, str], ...]
 
@@ -56,3 +57,25 @@ class ColumnMap:
             sl[axis] = self.missing
             out[tuple(sl)] = np.nan
         return out
+
+
+class ExpectedColumns:
+    """A fixed column list, and the ColumnMap onto it for each stream that is opened.
+
+    When a stream carries exactly these columns, that is seen by comparing label protos (in
+    C: about 1.5 ms for 1000 columns, against about 8 ms to build the stream's Series), so a
+    reader that opens many streams (one per epoch) does not pay for label sets each time."""
+
+    def __init__(self, keys: Sequence[Key]) -> None:
+        self.keys = list(keys)
+        self._labels = [
+            pb.Series(labels=[pb.Label(name=n, value=v) for n, v in k]).labels for k in self.keys
+        ]
+
+    def column_map(self, features: Sequence[Series]) -> ColumnMap:
+        """The ColumnMap from a stream's header features onto these columns."""
+        proto = features.proto if isinstance(features, SeriesList) else None
+        if proto is not None and len(proto) == len(self._labels):
+            if all(s.labels == want for s, want in zip(proto, self._labels, strict=True)):
+                return ColumnMap(self.keys, self.keys)
+        return ColumnMap(self.keys, [s.key() for s in features])

@@ -101,6 +101,11 @@ class SeriesList(Sequence[Series]):
             self._proto = None
         return self._items
 
+    @property
+    def proto(self) -> Sequence[pb.Series] | None:
+        """The header's Series protos, until the Series are built (then None)."""
+        return self._proto
+
     def __len__(self) -> int:
         items = self._items if self._items is not None else self._proto
         return len(items)  # type: ignore[arg-type]

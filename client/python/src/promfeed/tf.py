@@ -1,4 +1,4 @@
-"""promfeed.tf: sliding windows from the promfeed daemon as a `tf.data.Dataset` for Keras.
+"""promfeed.tf: the promfeed daemon's windows or grid rows as a `tf.data.Dataset`.
 
 Importing this module imports TensorFlow (install the extra: `pip install promfeed[tf]`).
 
@@ -11,6 +11,9 @@ How y relates to x: the dataset asks the daemon for windows of `window + horizon
 y = the `horizon` rows right after them, of the target columns only. So for window k
 (rows [k*shift, k*shift + window + horizon)), x[i] is grid row k*shift + i and y[j] is grid
 row k*shift + window + j. With horizon=1, y is "the next step" of the targets.
+
+For windowing or aggregating in TensorFlow yourself, `rows()` gives the grid rows as they
+arrive, in blocks: `(time_ms int64[R], values [R, F])`.
 """
 
 from __future__ import annotations
@@ -24,15 +27,21 @@ import numpy as np
 import tensorflow as tf
 from numpy.lib.stride_tricks import sliding_window_view
 
-from promfeed._columns import ColumnMap, resolve_columns
+from promfeed._columns import ColumnMap, ExpectedColumns, resolve_columns
+from promfeed._decode import RowStep
 from promfeed._types import Fill, Series
 from promfeed.client import Client, DurationLike, TimeLike, WindowStream
+from promfeed.errors import ProtocolError
 
-__all__ = ["windows", "WindowsInfo"]
+__all__ = ["windows", "WindowsInfo", "rows", "RowsInfo"]
 
 # Unbatched datasets form windows in groups of about this many bytes of x, then unbatch.
 _GROUP_BYTES = 16 << 20
+# rows() cuts its blocks at about this many bytes (times, values and mask of its rows).
+_BLOCK_BYTES = 4 << 20
 _ALIGN = 64
+_I64 = np.dtype(np.int64)
+_BOOL = np.dtype(np.bool_)
 _FREE_REFS = 3
 
 
@@ -46,6 +55,12 @@ def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return _aligned_view(
         np.empty(int(np.prod(shape)) * dtype.itemsize + _ALIGN, np.uint8), shape, dtype
     )
+
+
+def _aligned_copy(a: np.ndarray) -> np.ndarray:
+    out = _aligned_empty(a.shape, a.dtype)
+    out[...] = a
+    return out
 
 
 def _aligned_view(raw: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -198,6 +213,31 @@ def _resolve_targets(
     return out
 
 
+def _float_dtype(dtype: Any) -> tuple[tf.DType, np.dtype]:
+    """(TensorFlow, numpy) dtype of tf.float32 or tf.float64; ValueError for anything else."""
+    tf_dtype = tf.as_dtype(dtype)
+    if tf_dtype not in (tf.float32, tf.float64):
+        raise ValueError(f"dtype must be tf.float32 or tf.float64, got {tf_dtype}")
+    return tf_dtype, np.dtype(tf_dtype.as_numpy_dtype)
+
+
+def _client_options(
+    client_options: dict[str, Any] | None,
+    tls: bool,
+    ca_file: str | None,
+    cert_file: str | None,
+    key_file: str | None,
+    token: str | None,
+    token_file: str | None,
+) -> dict[str, Any]:
+    """Keyword arguments for Client: client_options, overridden by the TLS/token ones given."""
+    opts = dict(client_options or {})
+    security = dict(tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file)
+    security.update(token=token, token_file=token_file)
+    opts.update({k: v for k, v in security.items() if v})
+    return opts
+
+
 def windows(
     target: str,
     features: str | Sequence[str],
@@ -263,19 +303,13 @@ def windows(
             raise ValueError(f"{name} must be >= 1, got {v!r}")
     if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
         raise ValueError(f"batch_size must be >= 1 or None, got {batch_size!r}")
-    tf_dtype = tf.as_dtype(dtype)
-    if tf_dtype not in (tf.float32, tf.float64):
-        raise ValueError(f"dtype must be tf.float32 or tf.float64, got {tf_dtype}")
-    np_dtype = np.dtype(tf_dtype.as_numpy_dtype)
+    tf_dtype, np_dtype = _float_dtype(dtype)
     sel = [features] if isinstance(features, str) else list(features)
-    opts = dict(client_options or {})
-    security = dict(tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file)
-    security.update(token=token, token_file=token_file)
-    opts.update({k: v for k, v in security.items() if v})
+    opts = _client_options(client_options, tls, ca_file, cert_file, key_file, token, token_file)
     with Client(target, **opts) as c:
         cols = resolve_columns(c, sel)
         tcols = _resolve_targets(c, cols, targets)
-    keys = [s.key() for s in cols]
+    expected = ExpectedColumns([s.key() for s in cols])
     n_f, w, h = len(cols), int(window), int(horizon)
     all_targets = tcols == list(range(n_f))
 
@@ -305,7 +339,7 @@ def windows(
                 lookback=lookback,
                 max_rows_per_message=max_rows_per_message,
             )
-            cmap = ColumnMap(keys, [s.key() for s in stream.features])
+            cmap = expected.column_map(stream.header.features)
             shift_rows = stream.header.shift
             groups = _row_groups(stream, cmap, n_f, np_dtype, span, per_element, follow)
             pool = _BufferPool()
@@ -330,4 +364,213 @@ def windows(
         ds = ds.unbatch()
     if return_info:
         return ds, WindowsInfo(cols, [cols[i] for i in tcols], tcols)
+    return ds
+
+
+def _kept_rows(st: RowStep) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The rows of a window=1 stream's message that the daemon did not drop: row k is
+    window k, so these are the rows st.index names (all of them unless fill is "drop")."""
+    r, idx = len(st.time_ms), st.index
+    if len(idx) == r and (r == 0 or (idx[0] == st.first_row and idx[-1] == st.first_row + r - 1)):
+        return st.time_ms, st.values, st.mask
+    pos = idx - st.first_row
+    if len(pos) and (pos[0] < 0 or pos[-1] >= r):
+        raise ProtocolError(
+            f"rows {st.first_row}..{st.first_row + r - 1} complete windows "
+            f"{idx[0]}..{idx[-1]} of window 1",
+            method="StreamWindows",
+        )
+    return st.time_ms[pos], st.values[pos], None if st.mask is None else st.mask[pos]
+
+
+def _row_blocks(
+    stream: WindowStream, cmap: ColumnMap, max_rows: int, with_mask: bool
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """Copies the rows of a window=1, shift=1 stream into blocks (time_ms int64[R],
+    values [R, F], and mask bool[R, F] with with_mask), 1 <= R <= max_rows, F = the columns
+    of cmap. Each array is 64-byte aligned, so tf.data adopts it without a copy; each row is
+    copied once (from the message bytes, through cmap) into a pooled buffer, and once more
+    if its block is cut with the buffer less than half full.
+
+    A block is cut when full; before a loss or a jump in row indices (rows from both sides
+    never share a block); and, on a live (follow) stream, whenever no further message has
+    arrived, so live rows are never held back. Rows the daemon dropped (fill "drop") are
+    left out."""
+    n_f = len(cmap.index)
+    pools = (_BufferPool(), _BufferPool(), _BufferPool())
+    src_cols = np.where(cmap.missing, 0, cmap.index)
+    live = stream.request.follow
+    block: list[np.ndarray] = []  # the block being filled: [time, values(, mask)]
+    n = 0  # rows in it
+    next_row = 0  # grid row that would continue it
+
+    def cut() -> tuple[np.ndarray, ...]:
+        nonlocal block, n
+        if 2 * n >= max_rows:
+            out = tuple(a[:n] for a in block)
+        else:
+            # Mostly empty (end of stream, a loss, the live edge): copied out, so a consumer
+            # that keeps live rows does not keep a whole buffer alive per row.
+            out = tuple(_aligned_copy(a[:n]) for a in block)
+        block, n = [], 0
+        return out
+
+    for st in stream.iter_rows():
+        if n and (st.reset or st.first_row != next_row):
+            yield cut()
+        next_row = st.first_row + len(st.time_ms)
+        t, v, m = _kept_rows(st)
+        i = 0
+        while i < len(t):
+            if not n:
+                block = [pools[0]((max_rows,), _I64), pools[1]((max_rows, n_f), v.dtype)]
+                if with_mask:
+                    block.append(pools[2]((max_rows, n_f), _BOOL))
+            k = min(len(t) - i, max_rows - n)
+            block[0][n : n + k] = t[i : i + k]
+            _put_columns(block[1][n : n + k], v[i : i + k], cmap, src_cols, np.nan)
+            if with_mask:
+                mk = block[2][n : n + k]
+                if m is None:  # every value real, except in the columns the stream lacks
+                    mk[...] = True
+                    mk[:, cmap.missing] = False
+                else:
+                    _put_columns(mk, m[i : i + k], cmap, src_cols, False)
+            n += k
+            i += k
+            if n == max_rows:
+                yield cut()
+        if live and n and not stream.message_waiting():
+            yield cut()
+    if n:
+        yield cut()
+
+
+def _put_columns(
+    dst: np.ndarray, src: np.ndarray, cmap: ColumnMap, src_cols: np.ndarray, missing: Any
+) -> None:
+    """dst[:, j] = src[:, cmap.index[j]], or `missing` for the columns the stream lacks."""
+    if cmap.identity:
+        dst[...] = src
+        return
+    np.take(src, src_cols, axis=1, out=dst, mode="clip")  # mode="clip": no bounce buffer
+    if cmap.missing.any():
+        dst[:, cmap.missing] = missing
+
+
+class RowsInfo:
+    """What a rows() dataset holds: its value columns (as Series), in order."""
+
+    def __init__(self, features: list[Series]):
+        self.features = features
+
+    def __repr__(self) -> str:
+        return f"RowsInfo(features={[str(s) for s in self.features]})"
+
+
+def rows(
+    target: str,
+    features: str | Sequence[str],
+    step: DurationLike = None,
+    follow: bool = False,
+    stream_timeout: int = 0,
+    dtype: tf.DType = tf.float32,
+    *,
+    fill: Fill | str = Fill.NAN,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    lookback: DurationLike = None,
+    max_rows_per_message: int = 0,
+    client_options: dict[str, Any] | None = None,
+    tls: bool = False,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+    token: str | None = None,
+    token_file: str | None = None,
+    with_mask: bool = False,
+    block_bytes: int = _BLOCK_BYTES,
+    return_info: bool = False,
+) -> tf.data.Dataset | tuple[tf.data.Dataset, RowsInfo]:
+    """A `tf.data.Dataset` of the grid rows as they arrive, in blocks of R rows (R varies):
+    `(time_ms int64[R], values float[R, F])`, or `(time_ms, values, mask bool[R, F])` with
+    with_mask (True where the value is a real sample, False where `fill` made it up).
+
+    For users who window or aggregate in TensorFlow themselves. Row r of the stream is the
+    grid time time_ms[r]; rows come in time order, each once.
+
+    target, features, step, follow, stream_timeout, dtype, start, end, lookback, tls,
+    ca_file, cert_file, key_file, token, token_file: as for windows(). F = the series the
+    features match when this function runs, in selector order, then label-set order
+    (series appearing later are ignored; series gone later become NaN columns, mask False).
+    fill: "nan" (default): a grid point without a sample is NaN, so every grid row arrives
+      and consecutive rows are one step apart (except across a loss: see below).
+      "previous"/"zero": filled with the last value / 0. "drop": rows with any missing
+      value are left out, so rows of a block may be more than a step apart; check time_ms.
+    block_bytes: a block holds at most about this many bytes (times, values and mask of its
+      rows; at least one row). Blocks of a few MB amortise tf.data's per-element cost
+      (about 0.5 ms); smaller blocks reach the consumer sooner. A block is also cut: at the
+      end of the stream; before a loss (when the reader fell behind the daemon's ring, rows
+      jump: rows from both sides never share a block); and with follow, whenever the reader
+      has caught up with the stream, so live rows are never held back.
+
+    Single rows: `.unbatch()` gives (time_ms [], values [F]) elements (slow: tf.data's cost
+    is per element); `.rebatch(N)` gives blocks of exactly N rows (the last may be shorter).
+
+    Each iteration (e.g. each epoch) opens a new stream; deleting or exhausting the iterator
+    cancels the RPC. Each row is copied once, from the message into an aligned buffer that
+    tf.data adopts without a copy; the next block is assembled while the current one is
+    consumed (one block of prefetch). With return_info, returns (dataset, RowsInfo).
+    """
+    tf_dtype, np_dtype = _float_dtype(dtype)
+    try:
+        fill_e = Fill(fill.value if isinstance(fill, Fill) else str(fill).lower())
+    except ValueError:
+        choices = ", ".join(repr(f.value) for f in Fill)
+        raise ValueError(f"fill must be one of {choices}, got {fill!r}") from None
+    if isinstance(block_bytes, bool) or not isinstance(block_bytes, (int, np.integer)):
+        raise ValueError(f"block_bytes must be a positive int, got {block_bytes!r}")
+    if block_bytes < 1:
+        raise ValueError(f"block_bytes must be >= 1, got {block_bytes!r}")
+    if isinstance(stream_timeout, bool) or int(stream_timeout) < -1:
+        raise ValueError(f"stream_timeout must be -1, 0 or N > 0 ms, got {stream_timeout!r}")
+    sel = [features] if isinstance(features, str) else list(features)
+    opts = _client_options(client_options, tls, ca_file, cert_file, key_file, token, token_file)
+    with Client(target, **opts) as c:
+        cols = resolve_columns(c, sel)
+    expected = ExpectedColumns([s.key() for s in cols])
+    n_f = len(cols)
+    row_bytes = _I64.itemsize + n_f * np_dtype.itemsize + (n_f if with_mask else 0)
+    max_rows = max(1, int(block_bytes) // row_bytes)
+
+    def generate() -> Iterator[tuple[np.ndarray, ...]]:
+        with Client(target, **opts) as client:
+            stream = client.windows(
+                sel,
+                window=1,
+                shift=1,
+                step=step,
+                fill=fill_e,
+                start=start,
+                end=end,
+                follow=follow,
+                stream_timeout=int(stream_timeout),
+                dtype=np_dtype,
+                lookback=lookback,
+                max_rows_per_message=max_rows_per_message,
+            )
+            with stream:
+                cmap = expected.column_map(stream.header.features)
+                yield from _row_blocks(stream, cmap, max_rows, with_mask)
+
+    spec = [
+        tf.TensorSpec(shape=(None,), dtype=tf.int64),
+        tf.TensorSpec(shape=(None, n_f), dtype=tf_dtype),
+    ]
+    if with_mask:
+        spec.append(tf.TensorSpec(shape=(None, n_f), dtype=tf.bool))
+    # prefetch(1): the next block is assembled while this one is consumed.
+    ds = tf.data.Dataset.from_generator(generate, output_signature=tuple(spec)).prefetch(1)
+    if return_info:
+        return ds, RowsInfo(cols)
     return ds

@@ -120,6 +120,27 @@ def test_windows_are_the_read_range_grid_in_sliding_windows(client):
     assert stream.lost_windows_total == 0
 
 
+def test_tf_rows_equal_the_rows_of_windows_of_one_row(client):
+    tf = pytest.importorskip("tensorflow")
+    import promfeed.tf
+
+    end = wait_history(client, GAUGE, 20)
+    kw = dict(step=STEP, start=end - 15 * STEP, end=end, max_rows_per_message=4)
+    ref = client.windows(GAUGE, window=1, dtype=np.float64, **kw).read_all()
+    ds, info = promfeed.tf.rows(
+        client.target, GAUGE, dtype=tf.float64, with_mask=True, return_info=True, **kw
+    )
+    assert [s.key() for s in info.features] == [s.key() for s in client.series(GAUGE)]
+    blocks = [tuple(a.numpy() for a in e) for e in ds]
+    assert len(blocks) == 1  # 4 messages of 4 rows, coalesced into one block
+    t, v, m = blocks[0]
+    assert t.tolist() == list(range(end - 15 * STEP, end + 1, STEP))
+    np.testing.assert_array_equal(t, ref.time_ms[:, 0])
+    np.testing.assert_array_equal(v, ref.x[:, 0, :])
+    ref_m = np.ones(ref.x.shape, np.bool_) if ref.mask is None else ref.mask
+    np.testing.assert_array_equal(m, ref_m[:, 0, :])
+
+
 def test_tfio_drop_in_gives_the_tutorial_structure_and_dtypes(client, prom_stack):
     tf = pytest.importorskip("tensorflow")
     from promfeed import tfio
