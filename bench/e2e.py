@@ -14,10 +14,11 @@ of (x [W, F], y [1, F]) float32 windows read in batches of 256.
 
 Also: a bare gRPC stream of the same StreamWindows bytes (the reader's window-1 rows stream,
 captured once and replayed from a Python gRPC server, raw bytes, no decoding) over loopback,
-the daemon's own stream received raw, and the reader's rows into tf.data, each measured over
---transport-streams streams in a row (best of --repeat), with client and server CPU seconds,
-for the transport-limit target; and the aggregate rate of 64 concurrent StreamWindows streams
-(raw receive, 4 processes x 16 threads).
+the daemon's own stream received raw, and the reader's rows into tf.data (promfeed.tf.rows),
+each measured over --transport-streams streams in a row (best of --repeat), with client and
+server CPU seconds, for the transport-limit target; the reader is also run against the bare
+replay (which answers ListSeries too), to show its own cost apart from the daemon's; and the
+aggregate rate of 64 concurrent StreamWindows streams (raw receive, 4 processes x 16 threads).
 
 Data: OpenMetrics generated here, turned into TSDB blocks by promtool, served at once.
 Run: bench/run_e2e.sh (sets up the venvs and calls this with build/venv-bench).
@@ -111,30 +112,28 @@ def promfeed_grid(target: str, t0_ms: int, t1_ms: int) -> np.ndarray:
     return b.x[:, 0, :]
 
 
-def promfeed_rows_tf(target: str, t0_ms: int, t1_ms: int, streams: int = 1) -> int:
-    """Rows [R, F] of the reader's stream into tf.data as they arrive (one element per
-    message, no windows), `streams` streams one after another through one dataset: the
-    reader's own cost on top of the transport. Returns the samples delivered."""
-    import tensorflow as tf
-
+def promfeed_rows_tf(
+    target: str, t0_ms: int, t1_ms: int, streams: int = 1, tf_data: bool = True
+) -> int:
+    """Grid rows [R, F] into tf.data through the reader's rows() dataset (blocks of rows as
+    they arrive), `streams` streams one after another through one dataset (each repetition
+    opens a stream): the reader's own cost on top of the transport. tf_data=False: the
+    stream's rows as numpy only (WindowStream.iter_rows). Returns the samples delivered."""
     import promfeed
 
-    c = promfeed.Client(target)
-    f = len(c.series(METRIC))
-
-    def gen() -> Any:
-        for _ in range(streams):
-            with c.windows(METRIC, window=1, step="1s", start=t0_ms, end=t1_ms) as stream:
-                for step in stream.iter_rows():
-                    yield step.values
-
-    ds = tf.data.Dataset.from_generator(
-        gen, output_signature=tf.TensorSpec(shape=(None, f), dtype=tf.float32)
-    )
     n = 0
-    for r in ds:
-        n += int(r.shape[0]) * f
-    c.close()
+    if not tf_data:
+        with promfeed.Client(target) as c:
+            for _ in range(streams):
+                with c.windows(METRIC, window=1, step="1s", start=t0_ms, end=t1_ms) as stream:
+                    for step in stream.iter_rows():
+                        n += step.values.size
+        return n
+    import promfeed.tf as ptf
+
+    ds = ptf.rows(target, METRIC, step="1s", start=t0_ms, end=t1_ms).repeat(streams)
+    for _, values in ds:
+        n += int(values.shape[0]) * int(values.shape[1])
     return n
 
 
@@ -322,7 +321,24 @@ def capture_stream(target: str, t0_ms: int, t1_ms: int, window: int) -> list[byt
         return list(call(req))
 
 
-def _replay_server(msgs: list[bytes], port_q: Any) -> None:
+def capture_series(target: str) -> bytes:
+    """The daemon's ListSeries answer for METRIC (what the reader asks before a stream)."""
+    import grpc
+
+    from promfeed.v1 import metric_feed_pb2 as pb
+
+    with grpc.insecure_channel(target) as ch:
+        call = ch.unary_unary(
+            "/promfeed.v1.MetricFeed/ListSeries",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=lambda b: b,
+        )
+        return call(pb.ListSeriesRequest(selectors=[METRIC]))
+
+
+def _replay_server(msgs: list[bytes], series: bytes, port_q: Any) -> None:
+    """A bare gRPC server: StreamWindows answers `msgs`, ListSeries `series`, whatever the
+    request (so the reader's rows() runs against it unchanged)."""
     import grpc
 
     def handler(_req: bytes, _ctx: Any) -> Any:
@@ -331,12 +347,19 @@ def _replay_server(msgs: list[bytes], port_q: Any) -> None:
     rpc = grpc.unary_stream_rpc_method_handler(
         handler, request_deserializer=lambda b: b, response_serializer=lambda b: b
     )
+    list_rpc = grpc.unary_unary_rpc_method_handler(
+        lambda _req, _ctx: series, request_deserializer=lambda b: b, response_serializer=lambda b: b
+    )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4),
         options=[("grpc.max_send_message_length", 256 << 20)],
     )
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("promfeed.v1.MetricFeed", {"StreamWindows": rpc}),)
+        (
+            grpc.method_handlers_generic_handler(
+                "promfeed.v1.MetricFeed", {"StreamWindows": rpc, "ListSeries": list_rpc}
+            ),
+        )
     )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -632,7 +655,8 @@ def main() -> int:
         sizes = sorted(len(m) for m in msgs)
         ctx = mp.get_context("spawn")
         q = ctx.Queue()
-        server = ctx.Process(target=_replay_server, args=(msgs, q), daemon=True)
+        series = capture_series(daemon.target)
+        server = ctx.Process(target=_replay_server, args=(msgs, series, q), daemon=True)
         server.start()
         port = q.get(timeout=60)
         rows_req = pb.StreamWindowsRequest(
@@ -662,6 +686,12 @@ def main() -> int:
         if daemon_before is not None:
             db = daemon_before
             raw_b = measure(lambda: raw_receive(db.target, rows_req, n_str), db.pid)
+        # The reader's own cost: the same rows stream from the bare replay.
+        bare_target = f"127.0.0.1:{port}"
+        rows_bare_np = measure(
+            lambda: promfeed_rows_tf(bare_target, t0_ms, t1_ms, n_str, tf_data=False), server.pid
+        )
+        rows_bare = measure(lambda: promfeed_rows_tf(bare_target, t0_ms, t1_ms, n_str), server.pid)
         server.kill()
         rows_m = measure(lambda: promfeed_rows_tf(daemon.target, t0_ms, t1_ms, n_str), daemon.pid)
         if daemon_before is not None:
@@ -690,11 +720,13 @@ def main() -> int:
             daemon_raw_s=traw,
             rows_tf_s=trows,
             message_sizes=sizes,
+            rows_bare_numpy_s=rows_bare_np[0],
+            rows_bare_tf_s=rows_bare[0],
             cpu={"bare": bare[1:3], "daemon_raw": raw[1:3], "rows_tf": rows_m[1:3]},
         )
         tot = samples * n_str
 
-        def trow(name: str, m: tuple, note: str) -> list[str]:
+        def trow(name: str, m: tuple) -> list[str]:
             return [
                 name,
                 f"{m[0]:.3f}",
@@ -703,41 +735,31 @@ def main() -> int:
                 f"{nmsgs * n_str / m[0]:.0f}",
                 f"{m[1]:.2f}" if m[1] == m[1] else "",
                 f"{m[2]:.2f}" if m[2] else "",
-                note,
+                f"{tbare / m[0]:.2f}",
             ]
 
-        transport = [
-            trow("bare gRPC replay of the same bytes (raw receive)", bare, "1.00"),
-            trow("daemon StreamWindows, raw receive (no decode)", raw, f"{tbare / traw:.2f}"),
-            trow("promfeed reader: rows into tf.data (window 1)", rows_m, f"{tbare / trows:.2f}"),
+        named = [
+            ("bare gRPC replay of the same bytes (raw receive)", bare),
+            ("daemon StreamWindows, raw receive (no decode)", raw),
         ]
         if daemon_before is not None:
-            transport[2:2] = [
-                trow("  daemon before, raw receive", raw_b, f"{tbare / raw_b[0]:.2f}"),
-            ]
-            transport.append(
-                trow("  same, daemon before (--before-daemon)", rows_b, f"{tbare / rows_b[0]:.2f}")
-            )
+            named.append(("  daemon before, raw receive", raw_b))
+        named += [
+            ("promfeed reader: rows() into tf.data", rows_m),
+            ("  reader on the bare replay: rows as numpy", rows_bare_np),
+            ("  reader on the bare replay: rows() into tf.data", rows_bare),
+        ]
+        if daemon_before is not None:
+            named.append(("  same, daemon before (--before-daemon)", rows_b))
             results["cpu"].update(daemon_before_raw=raw_b[1:3], rows_tf_daemon_before=rows_b[1:3])
-        if before and "error" not in before:
-            tb_rows = before["rows"][0]
-            transport.append(
-                trow(
-                    "  same, reader before (--before-reader)",
-                    (tb_rows, math.nan, 0.0),
-                    f"{tbare / tb_rows:.2f}",
-                )
-            )
-            both = results.get("before_reader_before_daemon", {})
-            if both and "error" not in both:
-                tb_both = both["rows"][0]
-                transport.append(
-                    trow(
-                        "  reader before on daemon before (both before)",
-                        (tb_both, math.nan, 0.0),
-                        f"{tbare / tb_both:.2f}",
-                    )
-                )
+        for label, key in (
+            ("  same, reader before (--before-reader)", "before_reader"),
+            ("  reader before on daemon before (both before)", "before_reader_before_daemon"),
+        ):
+            other = results.get(key, {})
+            if other and "error" not in other:
+                named.append((label, (other["rows"][0], math.nan, 0.0)))
+        transport = [trow(name, m) for name, m in named]
         transport_note = (
             f"{n_str} streams of {samples:,} samples one after another per measurement, best of "
             f"{args.repeat}; per stream {nmsgs} messages, {nbytes / 1e6:.1f} MB (message sizes "

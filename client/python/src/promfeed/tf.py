@@ -291,11 +291,11 @@ def windows(
       batch is also cut short when the stream has caught up with the live edge, so live
       windows are not held back; after a loss announced by the daemon, so is the batch before it.
 
-    Each iteration of the dataset (e.g. each Keras epoch) opens a new stream. Windows are
-    formed in numpy, one batch (or, unbatched, one group of about 16 MB) at a time, into
-    arrays that tf.data adopts without a copy; the next batch is prepared while the current
-    one is consumed (one batch of prefetch). Deleting or exhausting the iterator cancels the
-    RPC.
+    Each iteration of the dataset (e.g. each Keras epoch) opens a new stream, over one
+    connection kept for the dataset's lifetime. Windows are formed in numpy, one batch (or,
+    unbatched, one group of about 16 MB) at a time, into arrays that tf.data adopts without a
+    copy; the next batch is prepared while the current one is consumed (one batch of
+    prefetch). Deleting or exhausting the iterator cancels the RPC.
     With return_info, returns (dataset, WindowsInfo).
     """
     for name, v in (("window", window), ("shift", shift), ("horizon", horizon)):
@@ -306,9 +306,12 @@ def windows(
     tf_dtype, np_dtype = _float_dtype(dtype)
     sel = [features] if isinstance(features, str) else list(features)
     opts = _client_options(client_options, tls, ca_file, cert_file, key_file, token, token_file)
-    with Client(target, **opts) as c:
-        cols = resolve_columns(c, sel)
-        tcols = _resolve_targets(c, cols, targets)
+    # One connection for the dataset's lifetime: every iteration (epoch) streams over it,
+    # rather than paying a new TCP and HTTP/2 handshake each time (gRPC channels are
+    # thread-safe and meant to be long-lived; it closes when the dataset is freed).
+    client = Client(target, **opts)
+    cols = resolve_columns(client, sel)
+    tcols = _resolve_targets(client, cols, targets)
     expected = ExpectedColumns([s.key() for s in cols])
     n_f, w, h = len(cols), int(window), int(horizon)
     all_targets = tcols == list(range(n_f))
@@ -322,7 +325,6 @@ def windows(
         per_element = max(1, _GROUP_BYTES // (span * max(n_f, 1) * np_dtype.itemsize))
 
     def generate() -> Iterator[tuple[Any, Any]]:
-        client = Client(target, **opts)
         stream = None
         try:
             stream = client.windows(
@@ -351,7 +353,6 @@ def windows(
         finally:
             if stream is not None:
                 stream.close()
-            client.close()
 
     ds = tf.data.Dataset.from_generator(
         generate,
@@ -517,10 +518,11 @@ def rows(
     Single rows: `.unbatch()` gives (time_ms [], values [F]) elements (slow: tf.data's cost
     is per element); `.rebatch(N)` gives blocks of exactly N rows (the last may be shorter).
 
-    Each iteration (e.g. each epoch) opens a new stream; deleting or exhausting the iterator
-    cancels the RPC. Each row is copied once, from the message into an aligned buffer that
-    tf.data adopts without a copy; the next block is assembled while the current one is
-    consumed (one block of prefetch). With return_info, returns (dataset, RowsInfo).
+    Each iteration (e.g. each epoch) opens a new stream over one connection kept for the
+    dataset's lifetime; deleting or exhausting the iterator cancels the RPC. Each row is
+    copied once, from the message into an aligned buffer that tf.data adopts without a copy;
+    the next block is assembled while the current one is consumed (one block of prefetch).
+    With return_info, returns (dataset, RowsInfo).
     """
     tf_dtype, np_dtype = _float_dtype(dtype)
     try:
@@ -536,32 +538,31 @@ def rows(
         raise ValueError(f"stream_timeout must be -1, 0 or N > 0 ms, got {stream_timeout!r}")
     sel = [features] if isinstance(features, str) else list(features)
     opts = _client_options(client_options, tls, ca_file, cert_file, key_file, token, token_file)
-    with Client(target, **opts) as c:
-        cols = resolve_columns(c, sel)
+    client = Client(target, **opts)  # For the dataset's lifetime, as in windows().
+    cols = resolve_columns(client, sel)
     expected = ExpectedColumns([s.key() for s in cols])
     n_f = len(cols)
     row_bytes = _I64.itemsize + n_f * np_dtype.itemsize + (n_f if with_mask else 0)
     max_rows = max(1, int(block_bytes) // row_bytes)
 
     def generate() -> Iterator[tuple[np.ndarray, ...]]:
-        with Client(target, **opts) as client:
-            stream = client.windows(
-                sel,
-                window=1,
-                shift=1,
-                step=step,
-                fill=fill_e,
-                start=start,
-                end=end,
-                follow=follow,
-                stream_timeout=int(stream_timeout),
-                dtype=np_dtype,
-                lookback=lookback,
-                max_rows_per_message=max_rows_per_message,
-            )
-            with stream:
-                cmap = expected.column_map(stream.header.features)
-                yield from _row_blocks(stream, cmap, max_rows, with_mask)
+        stream = client.windows(
+            sel,
+            window=1,
+            shift=1,
+            step=step,
+            fill=fill_e,
+            start=start,
+            end=end,
+            follow=follow,
+            stream_timeout=int(stream_timeout),
+            dtype=np_dtype,
+            lookback=lookback,
+            max_rows_per_message=max_rows_per_message,
+        )
+        with stream:
+            cmap = expected.column_map(stream.header.features)
+            yield from _row_blocks(stream, cmap, max_rows, with_mask)
 
     spec = [
         tf.TensorSpec(shape=(None,), dtype=tf.int64),
