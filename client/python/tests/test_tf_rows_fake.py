@@ -172,6 +172,35 @@ def test_blocks_are_aligned_pooled_buffers():
     assert [a.base.nbytes for a in blocks[-1]] == [2 * 8 + 64, 2 * 2 * 4 + 64, 2 * 2 + 64]
 
 
+class _CountingNumpy:
+    """numpy, counting np.empty calls (stands in for promfeed.tf's `np`)."""
+
+    def __init__(self) -> None:
+        self.empty_calls = 0
+
+    def empty(self, *args, **kwargs):
+        self.empty_calls += 1
+        return np.empty(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def test_later_iterations_reuse_the_block_buffers(monkeypatch):
+    counting = _CountingNumpy()
+    monkeypatch.setattr(promfeed.tf, "np", counting)
+    with FakeDaemon(make_state(n=30)) as f:
+        # 10 rows a block: 8 B of time + 2 float32 values per row.
+        ds = promfeed.tf.rows(f.target, GAUGE, start=T0, block_bytes=10 * (8 + 2 * 4))
+        first = [len(t) for t, _ in ds]
+        gc.collect()
+        allocated = counting.empty_calls
+        second = [len(t) for t, _ in ds]
+    assert first == second == [10, 10, 10]
+    # The first epoch allocated its buffers; the second took them back from the pool.
+    assert allocated > 0 and counting.empty_calls == allocated
+
+
 @pytest.mark.parametrize(
     "kw,match",
     [

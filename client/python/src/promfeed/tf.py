@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -70,27 +71,31 @@ def _aligned_view(raw: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> n
 
 
 class _BufferPool:
-    """Window arrays for one stream, reused once TensorFlow has let go of them.
+    """Arrays handed to tf.data, reused once TensorFlow has let go of them.
 
     A buffer handed to tf.data stays referenced (by the adopted tensor, the prefetch buffer,
     the consumer's batch) until TensorFlow frees it; reusing it after that saves the kernel
     zeroing fresh pages for every batch, about as costly as forming the windows. A buffer is
-    free when nothing but this pool refers to it (CPython reference count)."""
+    free when nothing but this pool refers to it (CPython reference count). One pool serves
+    every iteration (epoch) of a dataset, so a stream of a few blocks reuses the previous
+    stream's buffers; thread-safe, as two iterators of one dataset may run at once."""
 
     def __init__(self, keep: int = 4) -> None:
         self._raws: list[np.ndarray] = []
         self._keep = keep
+        self._lock = threading.Lock()
 
     def __call__(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         need = int(np.prod(shape)) * dtype.itemsize + _ALIGN
-        for raw in self._raws:
-            # References when free: the list, `raw` and getrefcount's argument.
-            if raw.nbytes >= need and sys.getrefcount(raw) <= _FREE_REFS:
-                return _aligned_view(raw, shape, dtype)
-        raw = np.empty(need, np.uint8)
-        if len(self._raws) < self._keep:
-            self._raws.append(raw)
-        return _aligned_view(raw, shape, dtype)
+        with self._lock:  # (the view returned below holds the buffer before the lock ends)
+            for raw in self._raws:
+                # References when free: the list, `raw` and getrefcount's argument.
+                if raw.nbytes >= need and sys.getrefcount(raw) <= _FREE_REFS:
+                    return _aligned_view(raw, shape, dtype)
+            raw = np.empty(need, np.uint8)
+            if len(self._raws) < self._keep:
+                self._raws.append(raw)
+            return _aligned_view(raw, shape, dtype)
 
 
 def _windows(
@@ -324,6 +329,8 @@ def windows(
         # _GROUP_BYTES of x at a time.
         per_element = max(1, _GROUP_BYTES // (span * max(n_f, 1) * np_dtype.itemsize))
 
+    pool = _BufferPool()  # x arrays, reused across iterations
+
     def generate() -> Iterator[tuple[Any, Any]]:
         stream = None
         try:
@@ -344,7 +351,6 @@ def windows(
             cmap = expected.column_map(stream.header.features)
             shift_rows = stream.header.shift
             groups = _row_groups(stream, cmap, n_f, np_dtype, span, per_element, follow)
-            pool = _BufferPool()
             for rows, starts in groups:
                 x = _windows(rows, starts, 0, w, shift_rows, pool)
                 trows = rows if all_targets else rows[:, tcols]
@@ -385,7 +391,11 @@ def _kept_rows(st: RowStep) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
 
 
 def _row_blocks(
-    stream: WindowStream, cmap: ColumnMap, max_rows: int, with_mask: bool
+    stream: WindowStream,
+    cmap: ColumnMap,
+    max_rows: int,
+    with_mask: bool,
+    pools: tuple[_BufferPool, _BufferPool, _BufferPool] | None = None,
 ) -> Iterator[tuple[np.ndarray, ...]]:
     """Copies the rows of a window=1, shift=1 stream into blocks (time_ms int64[R],
     values [R, F], and mask bool[R, F] with with_mask), 1 <= R <= max_rows, F = the columns
@@ -398,7 +408,8 @@ def _row_blocks(
     arrived, so live rows are never held back. Rows the daemon dropped (fill "drop") are
     left out."""
     n_f = len(cmap.index)
-    pools = (_BufferPool(), _BufferPool(), _BufferPool())
+    if pools is None:  # (time, values, mask) buffers; a dataset passes its own
+        pools = (_BufferPool(), _BufferPool(), _BufferPool())
     src_cols = np.where(cmap.missing, 0, cmap.index)
     live = stream.request.follow
     block: list[np.ndarray] = []  # the block being filled: [time, values(, mask)]
@@ -544,6 +555,7 @@ def rows(
     n_f = len(cols)
     row_bytes = _I64.itemsize + n_f * np_dtype.itemsize + (n_f if with_mask else 0)
     max_rows = max(1, int(block_bytes) // row_bytes)
+    pools = (_BufferPool(), _BufferPool(), _BufferPool())  # reused across iterations
 
     def generate() -> Iterator[tuple[np.ndarray, ...]]:
         stream = client.windows(
@@ -562,7 +574,7 @@ def rows(
         )
         with stream:
             cmap = expected.column_map(stream.header.features)
-            yield from _row_blocks(stream, cmap, max_rows, with_mask)
+            yield from _row_blocks(stream, cmap, max_rows, with_mask, pools)
 
     spec = [
         tf.TensorSpec(shape=(None,), dtype=tf.int64),
