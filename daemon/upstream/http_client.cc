@@ -410,6 +410,7 @@ class HttpClient::Impl {
     // parse (what async_read does) would also drop the body_limit error when the body arrives
     // in the same read as the header.
     http::response_parser<http::empty_body> header;
+    header.body_limit(limit);  // Else Beast's default (8 MB) fails a larger Content-Length.
     LowestLayer().expires_at(deadline);
     co_await http::async_read_header(stream, buffer_, header,
                                      asio::redirect_error(asio::use_awaitable, ec));

@@ -314,6 +314,25 @@ TEST(HttpClientStreamingTest, ContentLengthAndChunkedBodiesArriveInPieces) {
   }
 }
 
+TEST(HttpClientStreamingTest, BodiesOverBeastsDefaultLimit) {
+  const std::string body = Numbered(20'000'000);  // Beast's own default limit is 8 MB.
+  for (bool chunked : {false, true}) {
+    FakeHttpServer server([&](const FakeRequest&) {
+      FakeResponse r = Ok(body);
+      r.chunked = chunked;
+      return r;
+    });
+    std::unique_ptr<HttpClient> client = MustCreate(ConfigFor(server));
+    Pieces pieces;
+    absl::StatusOr<HttpResponse> r = PostStreaming(*client, pieces);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(pieces.body == body) << chunked;
+    r = client->PostForm("/api/v1/query", {});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->body == body) << chunked;
+  }
+}
+
 TEST(HttpClientStreamingTest, SmallPiecesAndEmptyBodies) {
   for (bool chunked : {false, true}) {
     for (const std::string& body : {std::string(R"({"status":"success"})"), std::string()}) {
