@@ -699,6 +699,8 @@ class FastQueryScanner {
     end_ = end;
   }
   const char* position() const { return p_; }
+  // Consumes a ',' if one is next.
+  bool Comma() { return Char(','); }
   bool over_limit() const { return sample_count_ > max_samples_; }
   size_t visited() const { return visited_; }
 
@@ -1008,7 +1010,7 @@ absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQueryGeneral(const std::strin
 //   2. Before the first visit buf_ holds every byte fed, so that a body the fast path gives
 //      up on can still be decoded whole (kWhole).
 //   3. In kSeries, [pos_, pos_ + scanned_) has been scanned for the end of the series at pos_
-//      (depth_, in_string_, escaped_ describe where that scan stopped).
+//      (depth_, in_string_, escaped_ describe where that scan stopped); 0: not yet.
 class QueryStreamDecoder::Impl {
  public:
   Impl(PromJsonDecoder& decoder, FastScratch& scratch, size_t max_samples, SeriesVisitor visit)
@@ -1097,17 +1099,20 @@ class QueryStreamDecoder::Impl {
         }
         stage_ = Stage::kSeries;
         scanned_ = 0;
-        depth_ = 0;
-        in_string_ = escaped_ = false;
         return true;
       case Stage::kSeries:
         // Most series are here whole: decode first, and look for the series' end only when
         // that fails (so the bytes are scanned twice only at the end of a piece).
         if (scanned_ > 0 && !SeriesBytesHere()) return last ? GiveUp() : false;
-        if (scanner_.Series(result_)) {
+        // Series after series while each is here whole and a ',' follows.
+        while (scanner_.Series(result_)) {
           pos_ = static_cast<size_t>(scanner_.position() - buf_.data());
-          stage_ = Stage::kAfterSeries;
-          return true;
+          scanned_ = 0;
+          if (!scanner_.Comma()) {
+            stage_ = Stage::kAfterSeries;
+            return true;
+          }
+          ++pos_;
         }
         if (scanner_.over_limit()) return Fail(TooManySamples(max_samples_));
         // A series whose bytes are all here fails the same way on the whole body.
@@ -1132,6 +1137,8 @@ class QueryStreamDecoder::Impl {
     if (scanned_ == 0) {
       if (n == 0) return false;
       if (p[0] != '{') return true;
+      depth_ = 0;
+      in_string_ = escaped_ = false;
     }
     for (; scanned_ < n; ++scanned_) {
       const char c = p[scanned_];
