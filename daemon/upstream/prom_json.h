@@ -120,13 +120,16 @@ class PromJsonDecoder {
 // fast path gives up only after it has visited series (an escape it leaves to the general
 // path, such as a surrogate pair, or bad JSON further on): the start of the body is gone by
 // then, so the caller must fetch the body again and decode it whole with DecodeQuery
-// (Finish returns nullopt). That decode visits the first series again; the poller's sink drops
-// samples that are not newer than the ones it holds, so a second visit adds nothing.
+// (Finish returns nullopt). That decode visits the first series again. The poller's sink
+// (the series store) drops samples that are not newer than the ones it holds, so a second
+// visit stores nothing and adds nothing to the samples ingested; the store counts those
+// samples in duplicates_dropped_total (and a series refused for max_series is counted twice).
+// This is rare: Prometheus writes non-ASCII text as UTF-8, not as surrogate escapes.
 //
 // Results, warnings and errors are those of DecodeQuery(body, visit) for the same body, with
-// one exception: when the sample limit is exceeded after series were visited, Finish fails
-// with the limit error at once, where DecodeQuery would report a malformed byte further on
-// (one that simdjson checks up front, such as invalid UTF-8) instead.
+// one exception: when the sample limit is exceeded, Finish fails with the limit error at once
+// (the rest of the body is not held), where DecodeQuery would report a malformed byte further
+// on (one that simdjson checks up front, such as invalid UTF-8) instead.
 class QueryStreamDecoder {
  public:
   // `decoder` and the callable behind `visit` must outlive this object.
