@@ -100,7 +100,7 @@ struct FakeHttpServer::State {
 
   // Writes `out` as its chunked/piece_bytes/drop_after_body_bytes ask; false when the
   // connection is to be closed.
-  static bool WriteByHand(tcp::socket& socket, const FakeResponse& out, bool keep_alive) {
+  bool WriteByHand(tcp::socket& socket, const FakeResponse& out, bool keep_alive) {
     std::string wire = "HTTP/1.1 " + std::to_string(out.status) +
                        " X\r\nContent-Type: " + out.content_type + "\r\n";
     if (out.chunked) {
@@ -139,6 +139,11 @@ struct FakeHttpServer::State {
       if (ec) return false;
     }
     if (wire_drop != std::string::npos) {
+      if (out.hang_instead_of_drop) {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return stopping; });
+        return false;
+      }
       ::shutdown(socket.native_handle(), SHUT_RDWR);
       return false;
     }

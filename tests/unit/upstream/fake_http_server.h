@@ -41,6 +41,9 @@ struct FakeResponse {
   size_t piece_bytes = 0;
   // Close the connection once this many body bytes are sent, in the middle of the body.
   size_t drop_after_body_bytes = std::string::npos;
+  // With drop_after_body_bytes: stop sending there but keep the connection open until the
+  // server stops.
+  bool hang_instead_of_drop = false;
 };
 
 class FakeHttpServer {

@@ -315,7 +315,7 @@ TEST(HttpClientStreamingTest, ContentLengthAndChunkedBodiesArriveInPieces) {
 }
 
 TEST(HttpClientStreamingTest, BodiesOverBeastsDefaultLimit) {
-  const std::string body = Numbered(20'000'000);  // Beast's own default limit is 8 MB.
+  const std::string body = Numbered(9'000'000);  // Beast's own default limit is 8 MB.
   for (bool chunked : {false, true}) {
     FakeHttpServer server([&](const FakeRequest&) {
       FakeResponse r = Ok(body);
@@ -423,6 +423,34 @@ TEST(HttpClientStreamingTest, ConnectionDroppedMidBodyIsUnavailable) {
     EXPECT_EQ(again.body, Numbered(200'000));
     EXPECT_EQ(client->connections_opened(), 2);
   }
+}
+
+TEST(HttpClientStreamingTest, StallMidBodyTimesOut) {
+  FakeHttpServer server([](const FakeRequest&) {
+    FakeResponse r = Ok(Numbered(200'000));
+    r.chunked = true;
+    r.piece_bytes = 50'000;
+    r.drop_after_body_bytes = 100'000;
+    r.hang_instead_of_drop = true;
+    return r;
+  });
+  config::UpstreamConfig c = ConfigFor(server);
+  c.timeout_ms = 300;
+  std::unique_ptr<HttpClient> client = MustCreate(c);
+  Pieces pieces;
+  const Clock::time_point start = Clock::now();
+  absl::StatusOr<HttpResponse> r = PostStreaming(*client, pieces);
+  const Clock::duration elapsed = Clock::now() - start;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ReasonOf(r.status()), FailureReason::kTimeout);
+  EXPECT_THAT(Msg(r.status()),
+              HasSubstr("upstream " + server.url() + "/api/v1/query timed out after 300ms"));
+  EXPECT_GT(pieces.count, 0u);
+  EXPECT_LE(pieces.body.size(), 100'000u);
+  EXPECT_GE(elapsed, std::chrono::milliseconds(280));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(2000));
+  server.Stop();
 }
 
 TEST(HttpClientStreamingTest, ReconnectsWhenServerClosedKeepAlive) {
