@@ -422,20 +422,25 @@ class HttpClient::Impl {
     out.status = static_cast<int>(header.get().result_int());
     out.content_type = std::string(header.get()[http::field::content_type]);
     if (on_body != nullptr && out.status / 100 == 2) {
-      http::response_parser<http::buffer_body> parser(std::move(header));
-      parser.body_limit(limit);
-      ec = co_await ReadPieces(stream, deadline, parser, *on_body);
-      keep_alive = parser.get().keep_alive();
-      co_return ec;
+      co_return co_await ReadPieces(stream, deadline, header, *on_body, keep_alive);
     }
+    co_return co_await ReadWhole(stream, deadline, header, out, keep_alive);
+  }
+
+  // The body after `header` into out.body.
+  template <typename Stream>
+  asio::awaitable<beast::error_code> ReadWhole(Stream& stream, Clock::time_point deadline,
+                                               http::response_parser<http::empty_body>& header,
+                                               HttpResponse& out, bool& keep_alive) {
     http::response_parser<http::string_body> parser(std::move(header));
-    parser.body_limit(limit);
+    parser.body_limit(static_cast<uint64_t>(config_.max_response_bytes));
     // The body's final size plus the decoder's padding up front: the body is neither regrown
     // while read nor copied afterwards to add the padding (a copy of a large body would
     // double the memory it takes).
     if (parser.content_length()) {
       parser.get().body().reserve(static_cast<size_t>(*parser.content_length()) + kJsonPadding);
     }
+    beast::error_code ec;
     LowestLayer().expires_at(deadline);
     co_await http::async_read(stream, buffer_, parser,
                               asio::redirect_error(asio::use_awaitable, ec));
@@ -448,11 +453,13 @@ class HttpClient::Impl {
     co_return ec;
   }
 
-  // The body after the header, through piece_ to `on_body`.
+  // The body after `header`, through piece_ to `on_body`.
   template <typename Stream>
   asio::awaitable<beast::error_code> ReadPieces(Stream& stream, Clock::time_point deadline,
-                                                http::response_parser<http::buffer_body>& parser,
-                                                const BodyPieceFn& on_body) {
+                                                http::response_parser<http::empty_body>& header,
+                                                const BodyPieceFn& on_body, bool& keep_alive) {
+    http::response_parser<http::buffer_body> parser(std::move(header));
+    parser.body_limit(static_cast<uint64_t>(config_.max_response_bytes));
     if (piece_ == nullptr) piece_ = std::make_unique<char[]>(kPieceSize);
     beast::error_code ec;
     while (!parser.is_done()) {
@@ -471,6 +478,7 @@ class HttpClient::Impl {
         throw;
       }
     }
+    keep_alive = parser.get().keep_alive();
     co_return ec;
   }
 
