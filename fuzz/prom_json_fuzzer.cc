@@ -4,11 +4,14 @@
 // a message, a success holds at most max_samples samples in ascending time order per series,
 // a timestamp it parsed prints back to the same milliseconds, and the fast path (the default)
 // decodes every body exactly as the general path (DecodeOptions::fast_path = false) does:
-// the same result or the same error, and the same series visited.
+// the same result or the same error, and the same series visited. QueryStreamDecoder, fed the
+// body in two pieces and in small pieces at cuts taken from the input, gives what the
+// whole-body decode gives.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +30,7 @@ using promfeed::upstream::FormatTimestampSeconds;
 using promfeed::upstream::ParseTimestampMs;
 using promfeed::upstream::PromJsonDecoder;
 using promfeed::upstream::QueryResult;
+using promfeed::upstream::QueryStreamDecoder;
 
 constexpr size_t kMaxSamples = 10'000;
 
@@ -62,6 +66,57 @@ absl::StatusOr<QueryResult> DecodeVisiting(PromJsonDecoder& decoder, const std::
   return decoder.DecodeQuery(body, [&](std::string_view labels, std::span<const Sample> samples) {
     visits.emplace_back(std::string(labels), std::vector<Sample>(samples.begin(), samples.end()));
   });
+}
+
+// Streams `body` in pieces that end at `cuts` (ascending) and the rest; a stream that asks for
+// the body again gets DecodeQuery on the whole body, as PrometheusApi does. `before_refetch`:
+// the visits made before that, or -1.
+absl::StatusOr<QueryResult> DecodeStreamed(PromJsonDecoder& decoder, const std::string& body,
+                                           const std::vector<size_t>& cuts, Visits& visits,
+                                           long& before_refetch) {
+  auto visit = [&](std::string_view labels, std::span<const Sample> samples) {
+    visits.emplace_back(std::string(labels), std::vector<Sample>(samples.begin(), samples.end()));
+  };
+  QueryStreamDecoder stream(decoder, visit);
+  size_t from = 0;
+  for (size_t cut : cuts) {
+    stream.Feed(std::string_view(body).substr(from, cut - from));
+    from = cut;
+  }
+  stream.Feed(std::string_view(body).substr(from));
+  std::optional<absl::StatusOr<QueryResult>> r = stream.Finish();
+  before_refetch = -1;
+  if (r) return *std::move(r);
+  before_refetch = static_cast<long>(visits.size());
+  return decoder.DecodeQuery(body, visit);
+}
+
+// The stream against the whole-body decode (`whole`, `whole_visits`).
+void CheckStreamed(PromJsonDecoder& decoder, const std::string& body,
+                   const std::vector<size_t>& cuts, const absl::StatusOr<QueryResult>& whole,
+                   const Visits& whole_visits) {
+  Visits visits;
+  long before_refetch;
+  absl::StatusOr<QueryResult> r = DecodeStreamed(decoder, body, cuts, visits, before_refetch);
+  // The one documented difference: the sample limit is reported at once, where the whole
+  // body fails on a malformed byte that simdjson checks up front.
+  const bool limit_first = before_refetch < 0 &&
+                           r.status().code() == absl::StatusCode::kResourceExhausted &&
+                           whole.status().code() == absl::StatusCode::kDataLoss;
+  Check(r.status() == whole.status() || limit_first, "stream and whole body: different status");
+  if (r.ok() && whole.ok()) {
+    Check(r->type == whole->type && r->warnings == whole->warnings,
+          "stream and whole body: different result");
+  }
+  const size_t before = before_refetch < 0 ? 0 : static_cast<size_t>(before_refetch);
+  Check(limit_first ? visits.size() >= whole_visits.size()
+                    : visits.size() == before + whole_visits.size(),
+        "stream and whole body: different number of visits");
+  for (size_t i = 0; i < visits.size() && i < before + whole_visits.size(); ++i) {
+    const auto& want = whole_visits[i < before ? i : i - before];
+    Check(visits[i].first == want.first && SameSamples(visits[i].second, want.second),
+          "stream and whole body: different visit");
+  }
 }
 
 }  // namespace
@@ -105,6 +160,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               SameSamples(fast_visits[i].second, general_visits[i].second),
           "fast and general path: different visit");
   }
+
+  // The stream: in two pieces, and in pieces of 1..64 bytes, cut where the input says.
+  uint32_t hash = 2166136261u;  // FNV-1a of the body.
+  for (size_t i = 0; i < size; ++i) hash = (hash ^ data[i]) * 16777619u;
+  CheckStreamed(*decoder, body, {hash % (size + 1)}, fv, fast_visits);
+  std::vector<size_t> cuts;
+  for (size_t at = hash % 64 + 1; at < size; at += (hash >> 8) % 64 + 1) cuts.push_back(at);
+  CheckStreamed(*decoder, body, cuts, fv, fast_visits);
 
   absl::StatusOr<int64_t> interval = decoder->DecodeScrapeIntervalMs(body);
   if (!interval.ok()) Check(!interval.status().message().empty(), "config error without message");

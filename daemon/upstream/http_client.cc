@@ -235,10 +235,11 @@ class HttpClient::Impl {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<HttpResponse> Send(http::request<http::string_body> req) {
+  absl::StatusOr<HttpResponse> Send(http::request<http::string_body> req,
+                                    const BodyPieceFn* on_body = nullptr) {
     if (cancelled_.load()) return Cancelled(std::string(req.target()));
     std::optional<absl::StatusOr<HttpResponse>> result;
-    asio::co_spawn(ioc_, Run(std::move(req)),
+    asio::co_spawn(ioc_, Run(std::move(req), on_body),
                    [&result](std::exception_ptr e, absl::StatusOr<HttpResponse> r) {
                      if (e) {
                        try {
@@ -267,6 +268,14 @@ class HttpClient::Impl {
     if (!authorization_.empty()) req.set(http::field::authorization, authorization_);
     for (const auto& [name, value] : config_.headers) req.set(name, value);
     req.keep_alive(true);
+    return req;
+  }
+
+  http::request<http::string_body> NewFormPost(std::string_view path, const FormParams& params) {
+    http::request<http::string_body> req = NewRequest(http::verb::post, path);
+    req.set(http::field::content_type, "application/x-www-form-urlencoded");
+    req.body() = FormUrlEncode(params);
+    req.prepare_payload();
     return req;
   }
 
@@ -388,30 +397,88 @@ class HttpClient::Impl {
     co_return ec;
   }
 
+  // Reads the response into `out`; with `on_body`, a 2xx body goes there in pieces instead.
+  // `got_some`: some of the response arrived (a stale connection yields nothing);
+  // `keep_alive`: the connection may be reused.
   template <typename Stream>
-  asio::awaitable<beast::error_code> Read(Stream& stream,
-                                          http::response_parser<http::string_body>& parser,
-                                          Clock::time_point deadline) {
+  asio::awaitable<beast::error_code> Read(Stream& stream, Clock::time_point deadline,
+                                          const BodyPieceFn* on_body, HttpResponse& out,
+                                          bool& got_some, bool& keep_alive) {
+    const uint64_t limit = static_cast<uint64_t>(config_.max_response_bytes);
     beast::error_code ec;
+    // The header alone first, so that the body type can follow the status. Beast 1.74's eager
+    // parse (what async_read does) would also drop the body_limit error when the body arrives
+    // in the same read as the header.
+    http::response_parser<http::empty_body> header;
+    header.body_limit(limit);  // Else Beast's default (8 MB) fails a larger Content-Length.
     LowestLayer().expires_at(deadline);
-    // Header first, then the body: Beast 1.74's eager parse (what async_read does) drops the
-    // body_limit error when the body arrives in the same read as the header.
-    co_await http::async_read_header(stream, buffer_, parser,
+    co_await http::async_read_header(stream, buffer_, header,
                                      asio::redirect_error(asio::use_awaitable, ec));
+    got_some = header.got_some();
     if (ec) co_return ec;
-    if (parser.content_length() &&
-        *parser.content_length() > static_cast<uint64_t>(config_.max_response_bytes)) {
+    if (header.content_length() && *header.content_length() > limit) {
       co_return beast::error_code(http::error::body_limit);
     }
+    out.status = static_cast<int>(header.get().result_int());
+    out.content_type = std::string(header.get()[http::field::content_type]);
+    if (on_body != nullptr && out.status / 100 == 2) {
+      co_return co_await ReadPieces(stream, deadline, header, *on_body, keep_alive);
+    }
+    co_return co_await ReadWhole(stream, deadline, header, out, keep_alive);
+  }
+
+  // The body after `header` into out.body.
+  template <typename Stream>
+  asio::awaitable<beast::error_code> ReadWhole(Stream& stream, Clock::time_point deadline,
+                                               http::response_parser<http::empty_body>& header,
+                                               HttpResponse& out, bool& keep_alive) {
+    http::response_parser<http::string_body> parser(std::move(header));
+    parser.body_limit(static_cast<uint64_t>(config_.max_response_bytes));
     // The body's final size plus the decoder's padding up front: the body is neither regrown
     // while read nor copied afterwards to add the padding (a copy of a large body would
     // double the memory it takes).
     if (parser.content_length()) {
       parser.get().body().reserve(static_cast<size_t>(*parser.content_length()) + kJsonPadding);
     }
+    beast::error_code ec;
     LowestLayer().expires_at(deadline);
     co_await http::async_read(stream, buffer_, parser,
                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return ec;
+    keep_alive = parser.get().keep_alive();
+    out.body = std::move(parser.get().body());
+    if (out.body.capacity() - out.body.size() < kJsonPadding) {
+      out.body.reserve(out.body.size() + kJsonPadding);
+    }
+    co_return ec;
+  }
+
+  // The body after `header`, through piece_ to `on_body`.
+  template <typename Stream>
+  asio::awaitable<beast::error_code> ReadPieces(Stream& stream, Clock::time_point deadline,
+                                                http::response_parser<http::empty_body>& header,
+                                                const BodyPieceFn& on_body, bool& keep_alive) {
+    http::response_parser<http::buffer_body> parser(std::move(header));
+    parser.body_limit(static_cast<uint64_t>(config_.max_response_bytes));
+    if (piece_ == nullptr) piece_ = std::make_unique<char[]>(kPieceSize);
+    beast::error_code ec;
+    while (!parser.is_done()) {
+      parser.get().body().data = piece_.get();
+      parser.get().body().size = kPieceSize;
+      LowestLayer().expires_at(deadline);
+      co_await http::async_read(stream, buffer_, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};  // piece_ is full.
+      if (ec) co_return ec;
+      const size_t n = kPieceSize - parser.get().body().size;
+      try {
+        on_body(std::string_view(piece_.get(), n));
+      } catch (...) {
+        CloseConnection();  // The rest of the body is still unread.
+        throw;
+      }
+    }
+    keep_alive = parser.get().keep_alive();
     co_return ec;
   }
 
@@ -422,7 +489,9 @@ class HttpClient::Impl {
            ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
   }
 
-  asio::awaitable<absl::StatusOr<HttpResponse>> Run(http::request<http::string_body> req) {
+  // `on_body`: see PostFormStreaming; null for a whole body.
+  asio::awaitable<absl::StatusOr<HttpResponse>> Run(http::request<http::string_body> req,
+                                                    const BodyPieceFn* on_body) {
     const std::string target(req.target());
     const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(config_.timeout_ms);
     for (int attempt = 0;; ++attempt) {
@@ -446,15 +515,15 @@ class HttpClient::Impl {
         if (reused && attempt == 0 && IsStaleConnection(ec) && !cancelled_.load()) continue;
         co_return IoError("sending request", ec, target, FailureReason::kConnect);
       }
-      http::response_parser<http::string_body> parser;
-      parser.body_limit(static_cast<uint64_t>(config_.max_response_bytes));
+      HttpResponse out;
+      bool got_some = false, keep_alive = false;
       if (tls_) {
-        ec = co_await Read(*tls_, parser, deadline);
+        ec = co_await Read(*tls_, deadline, on_body, out, got_some, keep_alive);
       } else {
-        ec = co_await Read(*tcp_, parser, deadline);
+        ec = co_await Read(*tcp_, deadline, on_body, out, got_some, keep_alive);
       }
       if (ec) {
-        const bool got_nothing = !parser.got_some();
+        const bool got_nothing = !got_some;
         CloseConnection();
         if (reused && attempt == 0 && got_nothing && IsStaleConnection(ec) && !cancelled_.load()) {
           continue;
@@ -474,15 +543,7 @@ class HttpClient::Impl {
         }
         co_return IoError("reading response", ec, target, FailureReason::kConnect);
       }
-      http::response<http::string_body> res = parser.release();
-      if (!res.keep_alive()) CloseConnection();
-      HttpResponse out;
-      out.status = static_cast<int>(res.result_int());
-      out.content_type = std::string(res[http::field::content_type]);
-      out.body = std::move(res.body());
-      if (out.body.capacity() - out.body.size() < kJsonPadding) {
-        out.body.reserve(out.body.size() + kJsonPadding);
-      }
+      if (!keep_alive) CloseConnection();
       co_return out;
     }
   }
@@ -499,6 +560,8 @@ class HttpClient::Impl {
   beast::tcp_stream* connecting_ = nullptr;  // The stream being connected, for Cancel().
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buffer_;
+  static constexpr size_t kPieceSize = 64 * 1024;
+  std::unique_ptr<char[]> piece_;  // Where streamed bodies are read to; made on first use.
   std::atomic<bool> cancelled_{false};
   std::atomic<int64_t> connections_opened_{0};
 };
@@ -526,11 +589,13 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view target) {
 }
 
 absl::StatusOr<HttpResponse> HttpClient::PostForm(std::string_view path, const FormParams& params) {
-  http::request<http::string_body> req = impl_->NewRequest(http::verb::post, path);
-  req.set(http::field::content_type, "application/x-www-form-urlencoded");
-  req.body() = FormUrlEncode(params);
-  req.prepare_payload();
-  return impl_->Send(std::move(req));
+  return impl_->Send(impl_->NewFormPost(path, params));
+}
+
+absl::StatusOr<HttpResponse> HttpClient::PostFormStreaming(std::string_view path,
+                                                           const FormParams& params,
+                                                           BodyPieceFn on_body) {
+  return impl_->Send(impl_->NewFormPost(path, params), &on_body);
 }
 
 void HttpClient::Cancel() { impl_->Cancel(); }

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "daemon/config/config.h"
 
@@ -24,6 +25,9 @@ struct HttpResponse {
 };
 
 using FormParams = std::vector<std::pair<std::string, std::string>>;
+
+// Receives a response body piece by piece; a piece is valid only during the call.
+using BodyPieceFn = absl::FunctionRef<void(std::string_view piece)>;
 
 struct HttpClientOptions {
   // Bound on name resolution + TCP connect + TLS handshake; 0 means the request timeout.
@@ -52,6 +56,13 @@ class HttpClient {
   // Each carries a FailureReason (errors.h).
   absl::StatusOr<HttpResponse> Get(std::string_view target);
   absl::StatusOr<HttpResponse> PostForm(std::string_view path, const FormParams& params);
+  // As PostForm, but the body of a 2xx answer (Content-Length or chunked) goes to `on_body`
+  // in pieces of at most 64 KiB as it arrives, and HttpResponse::body stays empty; any other
+  // answer comes whole, as from PostForm. The same errors, limits and retry (a retry happens
+  // only before any piece); an error in the middle of the body comes after the pieces before
+  // it. If `on_body` throws, the connection is closed and the exception propagates.
+  absl::StatusOr<HttpResponse> PostFormStreaming(std::string_view path, const FormParams& params,
+                                                 BodyPieceFn on_body);
 
   // Aborts the request in flight, if any, and makes every later request fail with CANCELLED.
   // Thread-safe; returns without waiting.

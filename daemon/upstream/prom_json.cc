@@ -214,13 +214,15 @@ absl::Status ReadPair(Ctx& ctx, od::value v, PathFn path, Sample& sample, std::s
   return absl::OkStatus();
 }
 
+absl::Status TooManySamples(size_t max_samples) {
+  return WithReason(absl::ResourceExhaustedError(
+                        Cat("response holds more than ", max_samples,
+                            " samples (max samples per response); query a shorter range")),
+                    FailureReason::kLimit);
+}
+
 absl::Status CountSample(Ctx& ctx) {
-  if (++ctx.samples > ctx.max_samples) {
-    return WithReason(absl::ResourceExhaustedError(
-                          Cat("response holds more than ", ctx.max_samples,
-                              " samples (max samples per response); query a shorter range")),
-                      FailureReason::kLimit);
-  }
+  if (++ctx.samples > ctx.max_samples) return TooManySamples(ctx.max_samples);
   return absl::OkStatus();
 }
 
@@ -617,6 +619,13 @@ struct FastScratch {
   std::deque<std::string> unescaped;
 };
 
+// The start of a body in the fast path's shape, up to the '[' that opens data.result.
+constexpr char kFastHead[] = R"({"status":"success","data":{"resultType":")";
+constexpr char kFastMatrix[] = R"(matrix","result":[)";
+constexpr char kFastVector[] = R"(vector","result":[)";
+static_assert(sizeof(kFastMatrix) == sizeof(kFastVector));
+constexpr size_t kFastHeadSize = sizeof(kFastHead) - 1 + sizeof(kFastMatrix) - 1;
+
 // The fast path: a scanner for the one shape Prometheus writes query results in,
 //   {"status":"success","data":{"resultType":"matrix","result":[
 //     {"metric":{"name":"value",...},"values":[[<time>,"<value>"],...]},...]}}
@@ -644,23 +653,33 @@ class FastQueryScanner {
   // True when the whole body was decoded into `out` (series go to the visitor if any). False
   // when the general path must decode it; the first visited() series have then been visited.
   bool Decode(QueryResult& out) {
-    if (!Literal(R"({"status":"success","data":{"resultType":")")) return false;
-    bool matrix;
-    if (Literal(R"(matrix","result":[)")) {
-      matrix = true;
+    if (!Head(out)) return false;
+    if (!Char(']')) {
+      do {
+        if (!Series(out)) return false;
+      } while (Char(','));
+      if (!Char(']')) return false;
+    }
+    return Tail(out);
+  }
+
+  // The parts of Decode, for QueryStreamDecoder, which feeds them one at a time.
+  // The envelope up to and including the '[' that opens data.result.
+  bool Head(QueryResult& out) {
+    if (!Literal(kFastHead)) return false;
+    if (Literal(kFastMatrix)) {
+      matrix_ = true;
       out.type = ResultType::kMatrix;
-    } else if (Literal(R"(vector","result":[)")) {
-      matrix = false;
+    } else if (Literal(kFastVector)) {
+      matrix_ = false;
       out.type = ResultType::kVector;
     } else {
       return false;
     }
-    if (!Char(']')) {
-      do {
-        if (!Series(matrix, out)) return false;
-      } while (Char(','));
-      if (!Char(']')) return false;
-    }
+    return true;
+  }
+  // The rest after the ']' that closes data.result: to the end of the body.
+  bool Tail(QueryResult& out) {
     if (!Char('}')) return false;
     // What Prometheus adds after "data": then the warnings and infos, in document order, as
     // the general path collects them.
@@ -670,7 +689,19 @@ class FastQueryScanner {
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
     return p_ == end_;
   }
+  // One series object (matrix or vector as Head found). False also when the sample limit is
+  // exceeded (over_limit()).
+  bool Series(QueryResult& out) { return Series(matrix_, out); }
 
+  // Moves the scanner to [p, end), keeping its counts. REQUIRES: *end is readable.
+  void Reset(const char* p, const char* end) {
+    p_ = p;
+    end_ = end;
+  }
+  const char* position() const { return p_; }
+  // Consumes a ',' if one is next.
+  bool Comma() { return Char(','); }
+  bool over_limit() const { return sample_count_ > max_samples_; }
   size_t visited() const { return visited_; }
 
  private:
@@ -872,7 +903,7 @@ class FastQueryScanner {
   }
 
   const char* p_;
-  const char* const end_;
+  const char* end_;
   const size_t max_samples_;
   const SeriesVisitor* const visit_;
   LabelsBuilder& labels_;         // Reused for every series.
@@ -881,6 +912,7 @@ class FastQueryScanner {
   size_t unescaped_used_ = 0;  // Buffers of unescaped_ in use for this series.
   size_t sample_count_ = 0;
   size_t visited_ = 0;
+  bool matrix_ = false;  // Set by Head.
 };
 
 }  // namespace
@@ -972,6 +1004,208 @@ absl::StatusOr<QueryResult> PromJsonDecoder::DecodeQueryGeneral(const std::strin
   }
   return result;
 }
+
+// The body is decoded in stages, in body order; pos_ is where the next stage starts.
+//   1. buf_[0, pos_) is decoded; once a series has been visited it is dropped from buf_.
+//   2. Before the first visit buf_ holds every byte fed, so that a body the fast path gives
+//      up on can still be decoded whole (kWhole).
+//   3. In kSeries, [pos_, pos_ + scanned_) has been scanned for the end of the series at pos_
+//      (depth_, in_string_, escaped_ describe where that scan stopped); 0: not yet.
+class QueryStreamDecoder::Impl {
+ public:
+  Impl(PromJsonDecoder& decoder, FastScratch& scratch, size_t max_samples, SeriesVisitor visit)
+      : decoder_(decoder),
+        max_samples_(max_samples),
+        visit_(visit),
+        scanner_({}, max_samples, &visit_, scratch) {}
+
+  void Feed(std::string_view piece) {
+    if (stage_ == Stage::kRefetch || stage_ == Stage::kFailed) return;
+    buf_.append(piece);
+    if (stage_ == Stage::kWhole) return;
+    Advance(/*last=*/false);
+    if (scanner_.visited() > 0 && pos_ > 0) {
+      buf_.erase(0, pos_);
+      pos_ = 0;
+    }
+  }
+
+  size_t buffered_bytes() const { return buf_.size(); }
+
+  std::optional<absl::StatusOr<QueryResult>> Finish() {
+    if (stage_ != Stage::kWhole && stage_ != Stage::kRefetch && stage_ != Stage::kFailed) {
+      Advance(/*last=*/true);
+    }
+    switch (stage_) {
+      case Stage::kDone:
+        return std::move(result_);
+      case Stage::kFailed:
+        return error_;
+      case Stage::kRefetch:
+        return std::nullopt;
+      default:  // kWhole: Advance(true) ends in one of the three others or here.
+        if (buf_.capacity() - buf_.size() < kJsonPadding) buf_.reserve(buf_.size() + kJsonPadding);
+        return decoder_.DecodeQuery(buf_, visit_);
+    }
+  }
+
+ private:
+  enum class Stage {
+    kHead,         // The envelope up to data.result's '['.
+    kFirstSeries,  // A series or the ']' of an empty result.
+    kSeries,       // A series object.
+    kAfterSeries,  // ',' and the next series, or ']'.
+    kTail,         // The rest, decoded once all of it is here.
+    kDone,         // Decoded: result_.
+    kFailed,       // Failed: error_.
+    kWhole,        // Left to DecodeQuery on the whole body, which buf_ collects.
+    kRefetch,      // Left to the caller, who fetches the body again.
+  };
+
+  // Decodes what the bytes from pos_ allow; `last`: the body ends there.
+  void Advance(bool last) {
+    try {
+      while (Step(last)) {
+      }
+    } catch (const std::exception& e) {  // std::bad_alloc, as DecodeQuery reports it.
+      Fail(ToStatus(e, "query response"));
+    }
+  }
+
+  // One stage; false when it needs more bytes or the decoding has left the fast path.
+  bool Step(bool last) {
+    const char* const begin = buf_.data() + pos_;
+    const char* const end = buf_.data() + buf_.size();
+    scanner_.Reset(begin, end);
+    switch (stage_) {
+      case Stage::kHead:
+        // The head is a literal: with all its bytes here, a mismatch is final.
+        if (static_cast<size_t>(end - begin) < kFastHeadSize && !last) return false;
+        if (!scanner_.Head(result_)) return GiveUp();
+        pos_ = static_cast<size_t>(scanner_.position() - buf_.data());
+        stage_ = Stage::kFirstSeries;
+        return true;
+      case Stage::kFirstSeries:
+      case Stage::kAfterSeries:
+        if (begin == end) return last ? GiveUp() : false;
+        if (*begin == ']') {
+          ++pos_;
+          stage_ = Stage::kTail;
+          return true;
+        }
+        if (stage_ == Stage::kAfterSeries) {
+          if (*begin != ',') return GiveUp();
+          ++pos_;
+        }
+        stage_ = Stage::kSeries;
+        scanned_ = 0;
+        return true;
+      case Stage::kSeries:
+        // Most series are here whole: decode first, and look for the series' end only when
+        // that fails (so the bytes are scanned twice only at the end of a piece).
+        if (scanned_ > 0 && !SeriesBytesHere()) return last ? GiveUp() : false;
+        // Series after series while each is here whole and a ',' follows.
+        while (scanner_.Series(result_)) {
+          pos_ = static_cast<size_t>(scanner_.position() - buf_.data());
+          scanned_ = 0;
+          if (!scanner_.Comma()) {
+            stage_ = Stage::kAfterSeries;
+            return true;
+          }
+          ++pos_;
+        }
+        if (scanner_.over_limit()) return Fail(TooManySamples(max_samples_));
+        // A series whose bytes are all here fails the same way on the whole body.
+        if (scanned_ > 0 || SeriesBytesHere() || last) return GiveUp();
+        return false;
+      case Stage::kTail:
+        if (!last) return false;
+        if (!scanner_.Tail(result_)) return GiveUp();
+        stage_ = Stage::kDone;
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  // True when the bytes of the series at pos_ are all in buf_ (or it is not an object, which
+  // the fast path rejects at once): a scan for the bracket that closes it, which goes on
+  // where the last call stopped. Sets scanned_ > 0.
+  bool SeriesBytesHere() {
+    const char* const p = buf_.data() + pos_;
+    const size_t n = buf_.size() - pos_;
+    if (scanned_ == 0) {
+      if (n == 0) return false;
+      if (p[0] != '{') return true;
+      depth_ = 0;
+      in_string_ = escaped_ = false;
+    }
+    for (; scanned_ < n; ++scanned_) {
+      const char c = p[scanned_];
+      if (in_string_) {
+        if (escaped_) {
+          escaped_ = false;
+        } else if (c == '\\') {
+          escaped_ = true;
+        } else if (c == '"') {
+          in_string_ = false;
+        }
+      } else if (c == '"') {
+        in_string_ = true;
+      } else if (c == '{' || c == '[') {
+        ++depth_;
+      } else if ((c == '}' || c == ']') && --depth_ == 0) {
+        ++scanned_;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // The fast path cannot decode this body: DecodeQuery decodes it at Finish if all of it is
+  // still here (nothing was visited), else the caller fetches it again.
+  bool GiveUp() {
+    if (scanner_.visited() == 0) {
+      stage_ = Stage::kWhole;
+    } else {
+      stage_ = Stage::kRefetch;
+      buf_ = std::string();
+    }
+    return false;
+  }
+
+  bool Fail(absl::Status status) {
+    stage_ = Stage::kFailed;
+    error_ = std::move(status);
+    buf_ = std::string();
+    return false;
+  }
+
+  PromJsonDecoder& decoder_;
+  const size_t max_samples_;
+  const SeriesVisitor visit_;
+  FastQueryScanner scanner_;
+  Stage stage_ = Stage::kHead;
+  std::string buf_;
+  size_t pos_ = 0;
+  size_t scanned_ = 0;
+  int depth_ = 0;
+  bool in_string_ = false;
+  bool escaped_ = false;
+  QueryResult result_;
+  absl::Status error_;
+};
+
+QueryStreamDecoder::QueryStreamDecoder(PromJsonDecoder& decoder, SeriesVisitor visit)
+    : impl_(std::make_unique<Impl>(decoder, decoder.impl_->fast, decoder.impl_->options.max_samples,
+                                   visit)) {}
+QueryStreamDecoder::~QueryStreamDecoder() = default;
+
+void QueryStreamDecoder::Feed(std::string_view piece) { impl_->Feed(piece); }
+
+std::optional<absl::StatusOr<QueryResult>> QueryStreamDecoder::Finish() { return impl_->Finish(); }
+
+size_t QueryStreamDecoder::buffered_bytes() const { return impl_->buffered_bytes(); }
 
 absl::StatusOr<int64_t> PromJsonDecoder::DecodeScrapeIntervalMs(const std::string& body) {
   std::string yaml;

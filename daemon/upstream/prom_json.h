@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -103,6 +104,51 @@ class PromJsonDecoder {
   absl::StatusOr<QueryResult> DecodeQueryGeneral(const std::string& body,
                                                  const SeriesVisitor* visit);
 
+  friend class QueryStreamDecoder;
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Decodes a query response from pieces of its body as they arrive, handing each series of a
+// matrix or vector to the visitor as soon as it is complete, as DecodeQuery(body, visit) does
+// with the whole body. Thread-compatible; it uses its decoder's buffers, so a decoder serves
+// one stream (or one DecodeQuery) at a time.
+//
+// Memory: a body in the shape Prometheus writes (the decoder's fast path) is held only in
+// part: the bytes not yet decoded, i.e. at most the last piece plus one series (and the short
+// tail after the last series). Any other body is held whole and decoded at Finish, unless the
+// fast path gives up only after it has visited series (an escape it leaves to the general
+// path, such as a surrogate pair, or bad JSON further on): the start of the body is gone by
+// then, so the caller must fetch the body again and decode it whole with DecodeQuery
+// (Finish returns nullopt). That decode visits the first series again. The poller's sink
+// (the series store) drops samples that are not newer than the ones it holds, so a second
+// visit stores nothing and adds nothing to the samples ingested; the store counts those
+// samples in duplicates_dropped_total (and a series refused for max_series is counted twice).
+// This is rare: Prometheus writes non-ASCII text as UTF-8, not as surrogate escapes.
+//
+// Results, warnings and errors are those of DecodeQuery(body, visit) for the same body, with
+// one exception: when the sample limit is exceeded, Finish fails with the limit error at once
+// (the rest of the body is not held), where DecodeQuery would report a malformed byte further
+// on (one that simdjson checks up front, such as invalid UTF-8) instead.
+class QueryStreamDecoder {
+ public:
+  // `decoder` and the callable behind `visit` must outlive this object.
+  QueryStreamDecoder(PromJsonDecoder& decoder, SeriesVisitor visit);
+  ~QueryStreamDecoder();
+  QueryStreamDecoder(const QueryStreamDecoder&) = delete;
+  QueryStreamDecoder& operator=(const QueryStreamDecoder&) = delete;
+
+  // The next piece of the body (any size, including empty). Visits the series it completes.
+  // Once the body must be fetched again (see Finish), later pieces are dropped unread.
+  void Feed(std::string_view piece);
+  // After the last piece: what DecodeQuery(body, visit) returns, or nullopt when the body
+  // must be fetched again and decoded whole with DecodeQuery (see above).
+  std::optional<absl::StatusOr<QueryResult>> Finish();
+
+  // Bytes of the body held now (the memory bound above; for tests).
+  size_t buffered_bytes() const;
+
+ private:
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,5 +1,8 @@
 #include "daemon/upstream/prometheus_api.h"
 
+#include <spdlog/spdlog.h>
+
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -69,6 +72,33 @@ absl::StatusOr<T> Interpret(const std::string& url, const HttpResponse& response
       FailureReason::kHttpStatus);
 }
 
+// POSTs a query and hands the series of a 2xx answer to `visit` as its body arrives
+// (QueryStreamDecoder); other answers are interpreted whole, as by Interpret.
+absl::StatusOr<QueryResult> QueryVisiting(HttpClient& http, PromJsonDecoder& decoder,
+                                          const std::string& url, const FormParams& params,
+                                          SeriesVisitor visit) {
+  QueryStreamDecoder stream(decoder, visit);
+  absl::StatusOr<HttpResponse> response = http.PostFormStreaming(
+      "/api/v1/query", params, [&](std::string_view piece) { stream.Feed(piece); });
+  if (!response.ok()) return response.status();
+  auto decode_whole = [&](const std::string& body) { return decoder.DecodeQuery(body); };
+  if (response->status / 100 != 2) return Interpret<QueryResult>(url, *response, decode_whole);
+  std::optional<absl::StatusOr<QueryResult>> decoded = stream.Finish();
+  if (!decoded) {
+    // The body left the fast path after some series were visited: fetch it again (the same
+    // evaluation time) and decode it whole. Its first series are visited a second time, which
+    // the poller's sink ignores (samples not newer than those held are dropped).
+    spdlog::debug("query response left the fast path mid-stream; fetching it again url={}", url);
+    response = http.PostForm("/api/v1/query", params);
+    if (!response.ok()) return response.status();
+    if (response->status / 100 != 2) return Interpret<QueryResult>(url, *response, decode_whole);
+    return Interpret<QueryResult>(
+        url, *response, [&](const std::string& body) { return decoder.DecodeQuery(body, visit); });
+  }
+  if (!decoded->ok()) return Prefix(decoded->status(), Cat("decoding response of ", url));
+  return *std::move(*decoded);
+}
+
 }  // namespace
 
 absl::StatusOr<QueryResult> PrometheusApi::Query(std::string_view expr, int64_t time_ms) {
@@ -83,20 +113,20 @@ absl::StatusOr<QueryResult> PrometheusApi::Query(std::string_view expr, int64_t 
 absl::StatusOr<QueryResult> PrometheusApi::QueryImpl(std::string_view expr, int64_t time_ms,
                                                      const SeriesVisitor* visit) {
   const std::string url = Cat(http_->base_url(), "/api/v1/query");
-  absl::StatusOr<HttpResponse> response =
-      http_->PostForm("/api/v1/query", {{"query", std::string(expr)},
-                                        {"time", FormatTimestampSeconds(time_ms)},
-                                        {"timeout", FormatDurationMs(timeout_ms_)}});
-  absl::StatusOr<QueryResult> result =
-      response.ok()
-          ? Interpret<QueryResult>(url, *response,
-                                   [&](const std::string& body) {
-                                     // Only a success answer feeds the visitor.
-                                     return visit != nullptr && response->status / 100 == 2
-                                                ? decoder_.DecodeQuery(body, *visit)
-                                                : decoder_.DecodeQuery(body);
-                                   })
-          : absl::StatusOr<QueryResult>(response.status());
+  const FormParams params = {{"query", std::string(expr)},
+                             {"time", FormatTimestampSeconds(time_ms)},
+                             {"timeout", FormatDurationMs(timeout_ms_)}};
+  absl::StatusOr<QueryResult> result;
+  if (visit != nullptr) {
+    result = QueryVisiting(*http_, decoder_, url, params, *visit);
+  } else {
+    absl::StatusOr<HttpResponse> response = http_->PostForm("/api/v1/query", params);
+    result = response.ok() ? Interpret<QueryResult>(url, *response,
+                                                    [&](const std::string& body) {
+                                                      return decoder_.DecodeQuery(body);
+                                                    })
+                           : absl::StatusOr<QueryResult>(response.status());
+  }
   if (!result.ok()) return Prefix(result.status(), Cat("query `", expr, "`"));
   return result;
 }

@@ -32,8 +32,10 @@ class PrometheusApi {
 
   // POST /api/v1/query: `expr` evaluated at `time_ms`.
   absl::StatusOr<QueryResult> Query(std::string_view expr, int64_t time_ms);
-  // As above, handing each series of a matrix or vector result to `visit` as it is decoded
-  // (PromJsonDecoder::DecodeQuery with a visitor).
+  // As above, handing each series of a matrix or vector result to `visit` as it is decoded,
+  // while the body arrives (QueryStreamDecoder): a large response is never held whole. When
+  // the body leaves the decoder's fast path after some series, the query is sent again with
+  // the same time and decoded whole, and `visit` sees those first series twice.
   absl::StatusOr<QueryResult> Query(std::string_view expr, int64_t time_ms, SeriesVisitor visit);
   // POST /api/v1/query_range on the grid start_ms, start_ms + step_ms, ... <= end_ms.
   // REQUIRES: step_ms > 0, start_ms <= end_ms.

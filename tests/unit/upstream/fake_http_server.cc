@@ -2,10 +2,15 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <thread>
 #include <utility>
 
 namespace promfeed::testing {
@@ -74,6 +79,10 @@ struct FakeHttpServer::State {
         cv.wait(lock, [&] { return stopping; });
         return;
       }
+      if (out.chunked || out.piece_bytes > 0 || out.drop_after_body_bytes != std::string::npos) {
+        if (!WriteByHand(socket, out, req.keep_alive())) return;
+        continue;
+      }
       http::response<http::string_body> res{static_cast<http::status>(out.status), 11};
       res.set(http::field::content_type, out.content_type);
       res.body() = std::move(out.body);
@@ -87,6 +96,58 @@ struct FakeHttpServer::State {
         return;
       }
     }
+  }
+
+  // Writes `out` as its chunked/piece_bytes/drop_after_body_bytes ask; false when the
+  // connection is to be closed.
+  bool WriteByHand(tcp::socket& socket, const FakeResponse& out, bool keep_alive) {
+    std::string wire = "HTTP/1.1 " + std::to_string(out.status) +
+                       " X\r\nContent-Type: " + out.content_type + "\r\n";
+    if (out.chunked) {
+      wire += "Transfer-Encoding: chunked\r\n";
+    } else {
+      wire += "Content-Length: " + std::to_string(out.body.size()) + "\r\n";
+    }
+    if (!keep_alive) wire += "Connection: close\r\n";
+    wire += "\r\n";
+    const size_t drop_at = std::min(out.drop_after_body_bytes, out.body.size());
+    size_t wire_drop = std::string::npos;  // Where the wire is cut, if it is.
+    if (out.chunked) {
+      const size_t chunk = out.piece_bytes > 0 ? out.piece_bytes : out.body.size();
+      for (size_t at = 0; at < out.body.size(); at += chunk) {
+        const size_t n = std::min(chunk, out.body.size() - at);
+        char size_hex[32];
+        std::snprintf(size_hex, sizeof(size_hex), "%zx\r\n", n);
+        wire += size_hex;
+        if (drop_at >= at && drop_at < at + n) wire_drop = wire.size() + (drop_at - at);
+        wire.append(out.body, at, n);
+        wire += "\r\n";
+      }
+      wire += "0\r\n\r\n";
+    } else {
+      if (drop_at < out.body.size()) wire_drop = wire.size() + drop_at;
+      wire += out.body;
+    }
+    if (out.drop_after_body_bytes == std::string::npos) wire_drop = std::string::npos;
+    if (wire_drop != std::string::npos) wire.resize(wire_drop);
+    beast::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    const size_t piece = out.piece_bytes > 0 ? out.piece_bytes : wire.size();
+    for (size_t at = 0; at < wire.size(); at += piece) {
+      if (at > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      asio::write(socket, asio::buffer(wire.data() + at, std::min(piece, wire.size() - at)), ec);
+      if (ec) return false;
+    }
+    if (wire_drop != std::string::npos) {
+      if (out.hang_instead_of_drop) {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return stopping; });
+        return false;
+      }
+      ::shutdown(socket.native_handle(), SHUT_RDWR);
+      return false;
+    }
+    return keep_alive;
   }
 };
 

@@ -33,6 +33,17 @@ struct FakeResponse {
   bool drop_connection_after = false;
   // Never answer; the connection stays open until the server stops.
   bool hang = false;
+  // Send the body with "Transfer-Encoding: chunked" (chunks of piece_bytes, or one chunk)
+  // instead of Content-Length.
+  bool chunked = false;
+  // Send the response in writes of this many bytes, 1 ms apart, so that the client reads
+  // the body in pieces; 0: one write.
+  size_t piece_bytes = 0;
+  // Close the connection once this many body bytes are sent, in the middle of the body.
+  size_t drop_after_body_bytes = std::string::npos;
+  // With drop_after_body_bytes: stop sending there but keep the connection open until the
+  // server stops.
+  bool hang_instead_of_drop = false;
 };
 
 class FakeHttpServer {

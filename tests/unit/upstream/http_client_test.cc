@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -262,6 +263,246 @@ TEST(HttpClientTest, CancelAbortsRequestInFlightAndLaterOnes) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
   EXPECT_EQ(client->Get("/api/v1/query").status().code(), absl::StatusCode::kCancelled);
   server.Stop();
+}
+
+// --- PostFormStreaming: 2xx bodies in pieces as they arrive.
+
+// A body of `size` bytes that shows where each byte belongs.
+std::string Numbered(size_t size) {
+  std::string out;
+  for (size_t i = 0; out.size() < size; ++i) out += std::to_string(i) + ",";
+  out.resize(size);
+  return out;
+}
+
+struct Pieces {
+  std::string body;  // The pieces, joined.
+  size_t count = 0;
+};
+
+absl::StatusOr<HttpResponse> PostStreaming(HttpClient& client, Pieces& pieces) {
+  return client.PostFormStreaming("/api/v1/query", {{"query", "up"}}, [&](std::string_view piece) {
+    EXPECT_LE(piece.size(), 64u * 1024);
+    pieces.body.append(piece);
+    ++pieces.count;
+  });
+}
+
+TEST(HttpClientStreamingTest, ContentLengthAndChunkedBodiesArriveInPieces) {
+  const std::string body = Numbered(300'000);
+  for (bool chunked : {false, true}) {
+    SCOPED_TRACE(chunked ? "chunked" : "Content-Length");
+    FakeHttpServer server([&](const FakeRequest&) {
+      FakeResponse r = Ok(body);
+      r.chunked = chunked;
+      r.piece_bytes = 70'001;
+      return r;
+    });
+    std::unique_ptr<HttpClient> client = MustCreate(ConfigFor(server));
+    for (int i = 0; i < 2; ++i) {  // The second on the same kept-alive connection.
+      Pieces pieces;
+      absl::StatusOr<HttpResponse> r = PostStreaming(*client, pieces);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->status, 200);
+      EXPECT_EQ(r->content_type, "application/json");
+      EXPECT_TRUE(r->body.empty());
+      EXPECT_EQ(pieces.body, body);
+      EXPECT_GE(pieces.count, 5u);
+    }
+    EXPECT_EQ(client->connections_opened(), 1);
+    EXPECT_EQ(server.requests().back().body, "query=up");
+  }
+}
+
+TEST(HttpClientStreamingTest, BodiesOverBeastsDefaultLimit) {
+  const std::string body = Numbered(9'000'000);  // Beast's own default limit is 8 MB.
+  for (bool chunked : {false, true}) {
+    FakeHttpServer server([&](const FakeRequest&) {
+      FakeResponse r = Ok(body);
+      r.chunked = chunked;
+      return r;
+    });
+    std::unique_ptr<HttpClient> client = MustCreate(ConfigFor(server));
+    Pieces pieces;
+    absl::StatusOr<HttpResponse> r = PostStreaming(*client, pieces);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(pieces.body == body) << chunked;
+    r = client->PostForm("/api/v1/query", {});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->body == body) << chunked;
+  }
+}
+
+TEST(HttpClientStreamingTest, SmallPiecesAndEmptyBodies) {
+  for (bool chunked : {false, true}) {
+    for (const std::string& body : {std::string(R"({"status":"success"})"), std::string()}) {
+      FakeHttpServer server([&](const FakeRequest&) {
+        FakeResponse r = Ok(body);
+        r.chunked = chunked;
+        r.piece_bytes = 3;
+        return r;
+      });
+      std::unique_ptr<HttpClient> client = MustCreate(ConfigFor(server));
+      Pieces pieces;
+      absl::StatusOr<HttpResponse> r = PostStreaming(*client, pieces);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(pieces.body, body) << chunked;
+    }
+  }
+}
+
+TEST(HttpClientStreamingTest, NonSuccessAnswersComeWhole) {
+  FakeHttpServer server([](const FakeRequest&) {
+    FakeResponse r;
+    r.status = 400;
+    r.body = R"({"status":"error","errorType":"bad_data","error":"parse error"})";
+    r.chunked = true;
+    r.piece_bytes = 10;
+    return r;
+  });
+  std::unique_ptr<HttpClient> client = MustCreate(ConfigFor(server));
+  Pieces pieces;
+  absl::StatusOr<HttpResponse> r = PostStreaming(*client, pieces);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("bad_data"));
+  EXPECT_EQ(pieces.count, 0u);
+}
+
+TEST(HttpClientStreamingTest, BodyOverLimitMidStreamIsResourceExhausted) {
+  for (bool chunked : {false, true}) {
+    SCOPED_TRACE(chunked ? "chunked" : "Content-Length");
+    FakeHttpServer server([&](const FakeRequest&) {
+      FakeResponse r = Ok(Numbered(300'000));
+      r.chunked = chunked;
+      r.piece_bytes = 30'000;
+      return r;
+    });
+    config::UpstreamConfig c = ConfigFor(server);
+    c.max_response_bytes = 100'000;
+    std::unique_ptr<HttpClient> client = MustCreate(c);
+    Pieces pieces;
+    absl::StatusOr<HttpResponse> r = PostStreaming(*client, pieces);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(ReasonOf(r.status()), FailureReason::kLimit);
+    EXPECT_THAT(Msg(r.status()), HasSubstr("upstream " + server.url() +
+                                           "/api/v1/query: response body exceeds 100000 bytes"));
+    EXPECT_LE(pieces.body.size(), 100'000u);
+    // Content-Length says so before the body; chunks only as they come.
+    if (chunked) EXPECT_GT(pieces.count, 0u);
+    if (!chunked) EXPECT_EQ(pieces.count, 0u);
+  }
+}
+
+TEST(HttpClientStreamingTest, ConnectionDroppedMidBodyIsUnavailable) {
+  for (bool chunked : {false, true}) {
+    SCOPED_TRACE(chunked ? "chunked" : "Content-Length");
+    int requests = 0;
+    FakeHttpServer server([&](const FakeRequest&) {
+      FakeResponse r = Ok(Numbered(200'000));
+      r.chunked = chunked;
+      r.piece_bytes = 50'000;
+      if (++requests == 1) r.drop_after_body_bytes = 120'000;
+      return r;
+    });
+    std::unique_ptr<HttpClient> client = MustCreate(ConfigFor(server));
+    Pieces pieces;
+    absl::StatusOr<HttpResponse> r = PostStreaming(*client, pieces);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(ReasonOf(r.status()), FailureReason::kConnect);
+    EXPECT_THAT(Msg(r.status()), HasSubstr("upstream " + server.url() + "/api/v1/query"));
+    EXPECT_EQ(pieces.body, Numbered(200'000).substr(0, pieces.body.size()));
+    EXPECT_LE(pieces.body.size(), 120'000u);
+    // Not retried (a body had started), and the next request gets a new connection.
+    EXPECT_EQ(server.requests().size(), 1u);
+    Pieces again;
+    r = PostStreaming(*client, again);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(again.body, Numbered(200'000));
+    EXPECT_EQ(client->connections_opened(), 2);
+  }
+}
+
+TEST(HttpClientStreamingTest, StallMidBodyTimesOut) {
+  FakeHttpServer server([](const FakeRequest&) {
+    FakeResponse r = Ok(Numbered(200'000));
+    r.chunked = true;
+    r.piece_bytes = 50'000;
+    r.drop_after_body_bytes = 100'000;
+    r.hang_instead_of_drop = true;
+    return r;
+  });
+  config::UpstreamConfig c = ConfigFor(server);
+  c.timeout_ms = 300;
+  std::unique_ptr<HttpClient> client = MustCreate(c);
+  Pieces pieces;
+  const Clock::time_point start = Clock::now();
+  absl::StatusOr<HttpResponse> r = PostStreaming(*client, pieces);
+  const Clock::duration elapsed = Clock::now() - start;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ReasonOf(r.status()), FailureReason::kTimeout);
+  EXPECT_THAT(Msg(r.status()),
+              HasSubstr("upstream " + server.url() + "/api/v1/query timed out after 300ms"));
+  EXPECT_GT(pieces.count, 0u);
+  EXPECT_LE(pieces.body.size(), 100'000u);
+  EXPECT_GE(elapsed, std::chrono::milliseconds(280));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(2000));
+  server.Stop();
+}
+
+TEST(HttpClientStreamingTest, ReconnectsWhenServerClosedKeepAlive) {
+  FakeHttpServer server([](const FakeRequest&) {
+    FakeResponse r = Ok(Numbered(100'000));
+    r.drop_connection_after = true;
+    return r;
+  });
+  std::unique_ptr<HttpClient> client = MustCreate(ConfigFor(server));
+  for (int i = 0; i < 3; ++i) {
+    Pieces pieces;
+    absl::StatusOr<HttpResponse> r = PostStreaming(*client, pieces);
+    ASSERT_TRUE(r.ok()) << "request " << i << ": " << r.status();
+    EXPECT_EQ(pieces.body, Numbered(100'000));
+  }
+  EXPECT_EQ(server.requests().size(), 3u);
+  EXPECT_EQ(server.connections_accepted(), 3);
+}
+
+TEST(HttpClientStreamingTest, CancelInTheMiddleOfABody) {
+  FakeHttpServer server([](const FakeRequest&) {
+    FakeResponse r = Ok(Numbered(2'000'000));
+    r.chunked = true;
+    r.piece_bytes = 20'000;  // 100 writes 1 ms apart: the body takes 100 ms or more.
+    return r;
+  });
+  std::unique_ptr<HttpClient> client = MustCreate(ConfigFor(server));
+  size_t received = 0;
+  absl::StatusOr<HttpResponse> r =
+      client->PostFormStreaming("/api/v1/query", {}, [&](std::string_view piece) {
+        if (received == 0) client->Cancel();
+        received += piece.size();
+      });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_LT(received, 2'000'000u);
+  EXPECT_EQ(client->PostForm("/api/v1/query", {}).status().code(), absl::StatusCode::kCancelled);
+  server.Stop();
+}
+
+TEST(HttpClientStreamingTest, ThrowingReceiverClosesTheConnection) {
+  FakeHttpServer server([](const FakeRequest&) { return Ok(Numbered(200'000)); });
+  std::unique_ptr<HttpClient> client = MustCreate(ConfigFor(server));
+  absl::StatusOr<HttpResponse> r = client->PostFormStreaming(
+      "/api/v1/query", {}, [](std::string_view) { throw std::runtime_error("full"); });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(Msg(r.status()), HasSubstr("full"));
+  // The unread rest of that body does not end up in the next response.
+  Pieces pieces;
+  r = PostStreaming(*client, pieces);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(pieces.body, Numbered(200'000));
+  EXPECT_EQ(client->connections_opened(), 2);
 }
 
 }  // namespace

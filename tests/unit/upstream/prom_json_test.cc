@@ -3,9 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -479,8 +481,85 @@ std::vector<std::pair<int64_t, uint64_t>> Bits(const std::vector<Sample>& sample
   return out;
 }
 
+using Visits = std::vector<std::pair<std::string, std::vector<Sample>>>;
+
+// A body decoded by QueryStreamDecoder from the pieces that `cuts` (ascending offsets) make.
+// When the stream asks for the body again, it is decoded whole, as PrometheusApi does.
+struct Streamed {
+  absl::Status status;
+  QueryResult result;  // When status is OK.
+  Visits visits;
+  std::optional<size_t> refetched_after;  // Visits before the body was decoded again.
+  size_t max_buffered = 0;                // QueryStreamDecoder::buffered_bytes() after a piece.
+};
+
+Streamed DecodeStreamed(PromJsonDecoder& decoder, const std::string& body,
+                        const std::vector<size_t>& cuts) {
+  Streamed out;
+  auto visit = [&](std::string_view labels, std::span<const Sample> samples) {
+    out.visits.emplace_back(std::string(labels),
+                            std::vector<Sample>(samples.begin(), samples.end()));
+  };
+  QueryStreamDecoder stream(decoder, visit);
+  size_t from = 0;
+  for (size_t cut : cuts) {
+    stream.Feed(std::string_view(body).substr(from, cut - from));
+    out.max_buffered = std::max(out.max_buffered, stream.buffered_bytes());
+    from = cut;
+  }
+  stream.Feed(std::string_view(body).substr(from));
+  out.max_buffered = std::max(out.max_buffered, stream.buffered_bytes());
+  std::optional<absl::StatusOr<QueryResult>> r = stream.Finish();
+  if (!r) {
+    out.refetched_after = out.visits.size();
+    r = decoder.DecodeQuery(body, visit);
+  }
+  out.status = r->status();
+  if (r->ok()) out.result = **std::move(r);
+  return out;
+}
+
+// The stream gives what DecodeQuery gives on the whole body; after a refetch, the visits
+// before it are the whole body's first ones.
+void ExpectStreamedAsWhole(const Decoded& whole, const Streamed& streamed, std::string_view how) {
+  SCOPED_TRACE(how);
+  EXPECT_EQ(streamed.status, whole.visit_status);
+  if (streamed.status.ok() && whole.visit_status.ok()) {
+    EXPECT_EQ(streamed.result.type, whole.result.type);
+    EXPECT_EQ(streamed.result.warnings, whole.result.warnings);
+  }
+  const size_t before = streamed.refetched_after.value_or(0);
+  ASSERT_EQ(streamed.visits.size(), before + whole.visits.size());
+  ASSERT_LE(before, whole.visits.size());
+  for (size_t i = 0; i < streamed.visits.size(); ++i) {
+    const auto& want = whole.visits[i < before ? i : i - before];
+    EXPECT_EQ(streamed.visits[i].first, want.first) << i;
+    EXPECT_EQ(Bits(streamed.visits[i].second), Bits(want.second)) << i;
+  }
+}
+
+// Streams `body` cut at every byte, one byte at a time, and in random pieces.
+void ExpectStreamedAsWhole(const std::string& body, DecodeOptions options) {
+  options.fast_path = true;
+  const Decoded whole = DecodeBoth(body, options);
+  PromJsonDecoder decoder(options);
+  for (size_t cut = 0; cut <= body.size(); ++cut) {
+    ExpectStreamedAsWhole(whole, DecodeStreamed(decoder, body, {cut}), Cat("cut at ", cut));
+  }
+  std::vector<size_t> every_byte;
+  for (size_t cut = 1; cut < body.size(); ++cut) every_byte.push_back(cut);
+  ExpectStreamedAsWhole(whole, DecodeStreamed(decoder, body, every_byte), "byte by byte");
+  std::mt19937 rng(static_cast<unsigned>(body.size()));
+  for (int round = 0; round < 4; ++round) {
+    std::vector<size_t> cuts;
+    for (size_t at = rng() % 16; at < body.size(); at += 1 + rng() % 40) cuts.push_back(at);
+    ExpectStreamedAsWhole(whole, DecodeStreamed(decoder, body, cuts), Cat("random ", round));
+  }
+}
+
 void ExpectSameAsGeneral(const std::string& body, DecodeOptions options = {}) {
   SCOPED_TRACE(body);
+  ExpectStreamedAsWhole(body, options);
   options.fast_path = true;
   const Decoded fast = DecodeBoth(body, options);
   options.fast_path = false;
@@ -794,6 +873,82 @@ TEST(PromJsonFastPathTest, VisitorAfterTheFastPathGivesUpSeesEachSeriesOnce) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(seen, ElementsAre(L({{"a", "1"}}), L({{"a", "2"}}), L({{"a", "3"}})));
   ExpectSameAsGeneral(body);
+}
+
+// A response of many series in the fast path's shape.
+std::string ManySeries(int series, std::string_view type = "matrix") {
+  std::string result;
+  for (int i = 0; i < series; ++i) {
+    if (i > 0) result += ',';
+    if (type == "matrix") {
+      Append(&result, R"({"metric":{"__name__":"node_cpu_seconds_total","instance":"10.0.)",
+             i / 250, ".", i % 250, R"(:9100","job":"node"},"values":[[1700000000.)", i % 1000,
+             R"(,")", i, R"(.5"],[1700000001,"1e3"]]})");
+    } else {
+      Append(&result, R"({"metric":{"i":")", i, R"("},"value":[1700000000,")", i, R"("]})");
+    }
+  }
+  return Envelope(type, result);
+}
+
+TEST(QueryStreamDecoderTest, HoldsOnlyThePieceAndOneSeries) {
+  const std::string body = ManySeries(20'000);
+  PromJsonDecoder decoder;
+  const Decoded whole = DecodeBoth(body, {});
+  ASSERT_TRUE(whole.visit_status.ok());
+  for (size_t piece : {size_t{1000}, size_t{4096}, size_t{65536}}) {
+    std::vector<size_t> cuts;
+    for (size_t at = piece; at < body.size(); at += piece) cuts.push_back(at);
+    const Streamed streamed = DecodeStreamed(decoder, body, cuts);
+    ExpectStreamedAsWhole(whole, streamed, Cat("pieces of ", piece));
+    EXPECT_FALSE(streamed.refetched_after.has_value());
+    // A piece plus the rest of a series (about 150 bytes here).
+    EXPECT_LE(streamed.max_buffered, piece + 200) << piece;
+  }
+  ExpectStreamedAsWhole(ManySeries(20), {});
+  ExpectStreamedAsWhole(ManySeries(20, "vector"), {});
+}
+
+TEST(QueryStreamDecoderTest, AnotherShapeIsDecodedWholeWithoutARefetch) {
+  // The fast path gives up before visiting anything: the stream holds the whole body.
+  const std::string pretty = R"({"status":"success","data":{"resultType":"matrix","result":[
+    {"metric":{"a":"1"},"values":[[1,"1"]]}]}})";
+  PromJsonDecoder decoder;
+  const Streamed streamed = DecodeStreamed(decoder, pretty, {10, 70});
+  ASSERT_TRUE(streamed.status.ok()) << streamed.status;
+  EXPECT_FALSE(streamed.refetched_after.has_value());
+  EXPECT_EQ(streamed.visits.size(), 1u);
+  EXPECT_EQ(streamed.max_buffered, pretty.size());
+}
+
+TEST(QueryStreamDecoderTest, GivingUpAfterVisitsAsksForTheBodyAgain) {
+  // Two series the fast path visits, then a surrogate pair it leaves to the general path.
+  const std::string body =
+      Envelope("matrix", R"({"metric":{"a":"1"},"values":[[1,"1"]]},)"
+                         R"({"metric":{"a":"2"},"values":[[1,"2"]]},)"
+                         R"({"metric":{"a":"\ud83d\ude00"},"values":[[1,"3"]]})");
+  PromJsonDecoder decoder;
+  const Streamed streamed = DecodeStreamed(decoder, body, {});
+  ASSERT_TRUE(streamed.status.ok()) << streamed.status;
+  EXPECT_EQ(streamed.refetched_after, 2u);
+  EXPECT_EQ(streamed.visits.size(), 2u + 3u);
+  EXPECT_EQ(Labels::FromEncoded(streamed.visits.back().first), L({{"a", "\xf0\x9f\x98\x80"}}));
+  ExpectSameAsGeneral(body);
+  // The same for bad JSON after a visited series: the error comes from the whole body.
+  ExpectSameAsGeneral(Envelope("vector", R"({"metric":{"a":"1"},"value":[1,"1"]},{"metric":1})"));
+  ExpectSameAsGeneral(Envelope("vector", R"({"metric":{"a":"1"},"value":[1,"1"]}] })"));
+  ExpectSameAsGeneral(ManySeries(3) + "x");
+}
+
+TEST(QueryStreamDecoderTest, SampleLimitAfterVisitsFailsWithoutARefetch) {
+  const std::string body = ManySeries(100);  // Two samples per series.
+  PromJsonDecoder decoder(DecodeOptions{.max_samples = 101});
+  const Streamed streamed = DecodeStreamed(decoder, body, {1000, 2000});
+  EXPECT_EQ(streamed.status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ReasonOf(streamed.status), FailureReason::kLimit);
+  EXPECT_FALSE(streamed.refetched_after.has_value());
+  EXPECT_EQ(streamed.visits.size(), 50u);
+  EXPECT_EQ(streamed.status, decoder.DecodeQuery(body).status());
 }
 
 }  // namespace
