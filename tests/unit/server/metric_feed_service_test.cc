@@ -499,8 +499,13 @@ class MetricFeedServiceBigTest : public MetricFeedServiceTest {
     auto server = GrpcServer::Start("127.0.0.1:0", service_.get());
     ASSERT_TRUE(server.ok());
     server_ = *std::move(server);
-    stub_ = v1::MetricFeed::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+    // A fixed flow-control window (no BDP probing, which can grow it past the whole 8 MB
+    // stream): a client that stops reading then holds the writer back on any machine.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    stub_ = v1::MetricFeed::NewStub(
+        grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                  grpc::InsecureChannelCredentials(), args));
   }
   void TearDown() override {
     // big_ dies after the fixture's members: stop what reads it first.

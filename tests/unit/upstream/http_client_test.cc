@@ -390,8 +390,11 @@ TEST(HttpClientStreamingTest, BodyOverLimitMidStreamIsResourceExhausted) {
                                            "/api/v1/query: response body exceeds 100000 bytes"));
     EXPECT_LE(pieces.body.size(), 100'000u);
     // Content-Length says so before the body; chunks only as they come.
-    if (chunked) EXPECT_GT(pieces.count, 0u);
-    if (!chunked) EXPECT_EQ(pieces.count, 0u);
+    if (chunked) {
+      EXPECT_GT(pieces.count, 0u);
+    } else {
+      EXPECT_EQ(pieces.count, 0u);
+    }
   }
 }
 
