@@ -503,9 +503,8 @@ class MetricFeedServiceBigTest : public MetricFeedServiceTest {
     // stream): a client that stops reading then holds the writer back on any machine.
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-    stub_ = v1::MetricFeed::NewStub(
-        grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server_->port()),
-                                  grpc::InsecureChannelCredentials(), args));
+    stub_ = v1::MetricFeed::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials(), args));
   }
   void TearDown() override {
     // big_ dies after the fixture's members: stop what reads it first.
