@@ -197,8 +197,9 @@ def test_later_iterations_reuse_the_block_buffers(monkeypatch):
         allocated = counting.empty_calls
         second = [len(t) for t, _ in ds]
     assert first == second == [10, 10, 10]
-    # The first epoch allocated its buffers; the second took them back from the pool.
-    assert allocated > 0 and counting.empty_calls == allocated
+    # The first epoch allocated its buffers; the second took them back from the pool (all but
+    # at most one: TensorFlow may still hold the last block of the first epoch).
+    assert allocated > 0 and counting.empty_calls - allocated <= 1
 
 
 @pytest.mark.parametrize(
