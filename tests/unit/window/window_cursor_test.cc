@@ -35,6 +35,25 @@ std::vector<double> Column(const RowBlock& b, size_t nf, size_t f) {
   return out;
 }
 
+// `n` features f0, f1, ... of `samples` seconds each, with gaps, jitter off the grid and stale
+// markers at feature-dependent places.
+std::vector<store::SeriesPtr> PutIrregularFeatures(store::SeriesStore& store, int n,
+                                                   int64_t samples) {
+  std::vector<store::SeriesPtr> features;
+  for (int f = 0; f < n; ++f) {
+    std::vector<Sample> in;
+    for (int64_t i = 0; i < samples; ++i) {
+      if ((i + f) % 7 == 3 || (f % 5 == 0 && i > 40 && i < 50)) continue;  // Gaps.
+      const int64_t t = 1000 * i + (f * 37 + i * 11) % 900;                // Jitter.
+      in.push_back({t, (i + f) % 13 == 0 ? StaleMarker() : f * 1000.0 + i});
+    }
+    const std::string name = "f" + std::to_string(f);
+    Put(store, name, in);
+    features.push_back(Get(store, name));
+  }
+  return features;
+}
+
 TEST(AlignTest, FloorsAndCeilsToStepIncludingNegatives) {
   EXPECT_EQ(AlignDown(12'345, 1000), 12'000);
   EXPECT_EQ(AlignUp(12'345, 1000), 13'000);
@@ -123,18 +142,7 @@ TEST(WindowCursorTest, Float32BlockHoldsTheFloat64ValuesRounded) {
 TEST(WindowCursorTest, ManyFeaturesMatchTheDefinition) {
   store::SeriesStore store(Opts());
   constexpr int kFeatures = 37;
-  std::vector<store::SeriesPtr> features;
-  for (int f = 0; f < kFeatures; ++f) {
-    std::vector<Sample> samples;
-    for (int64_t i = 0; i < 120; ++i) {
-      if ((i + f) % 7 == 3 || (f % 5 == 0 && i > 40 && i < 50)) continue;  // Gaps.
-      const int64_t t = 1000 * i + (f * 37 + i * 11) % 900;                // Jitter.
-      samples.push_back({t, (i + f) % 13 == 0 ? StaleMarker() : f * 1000.0 + i});
-    }
-    const std::string name = "f" + std::to_string(f);
-    Put(store, name, samples);
-    features.push_back(Get(store, name));
-  }
+  const std::vector<store::SeriesPtr> features = PutIrregularFeatures(store, kFeatures, 120);
   for (Fill fill : {Fill::kNanMask, Fill::kPrevious, Fill::kZero}) {
     WindowCursor cursor(features, Spec(5000, 115'000, 1, 1, fill));
     RowBlock b;
@@ -176,18 +184,7 @@ TEST(WindowCursorTest, ManyFeaturesMatchTheDefinition) {
 TEST(WindowCursorTest, SpareThreadsGiveTheSameBlocks) {
   store::SeriesStore store({.retention_ms = 3'600'000, .interval_ms = 1000, .max_series = 1000});
   constexpr int kFeatures = 301;  // Halves split at feature 144; the last group is short.
-  std::vector<store::SeriesPtr> features;
-  for (int f = 0; f < kFeatures; ++f) {
-    std::vector<Sample> samples;
-    for (int64_t i = 0; i < 700; ++i) {
-      if ((i + f) % 7 == 3 || (f % 5 == 0 && i > 40 && i < 50)) continue;  // Gaps.
-      const int64_t t = 1000 * i + (f * 37 + i * 11) % 900;                // Jitter.
-      samples.push_back({t, (i + f) % 13 == 0 ? StaleMarker() : f * 1000.0 + i});
-    }
-    const std::string name = "f" + std::to_string(f);
-    Put(store, name, samples);
-    features.push_back(Get(store, name));
-  }
+  const std::vector<store::SeriesPtr> features = PutIrregularFeatures(store, kFeatures, 700);
   SpareThreads spare(1);
   for (ValueType type : {ValueType::kFloat32, ValueType::kFloat64}) {
     for (Fill fill : {Fill::kNanMask, Fill::kPrevious, Fill::kZero, Fill::kDrop}) {
