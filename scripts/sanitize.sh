@@ -60,7 +60,9 @@ run_tsan() {
   # Debian's gRPC, abseil, upb and protobuf are not built with TSan: their internal
   # synchronisation (refcounts, heap reuse) is invisible to it, so it reports races on memory
   # they free and reuse. Suppress reports with a frame inside those libraries (race: matches
-  # function, file or module names); a race between promfeed frames alone is still reported.
+  # function, file or module names; the module names catch frames without symbols, e.g. a
+  # std::function destroyed by libgrpc++); a race between promfeed frames alone is still
+  # reported. history_size=7: both stacks of a report are kept (the default lost the older).
   cat >"$TSAN_BUILD/tsan.supp" <<'SUPP'
 called_from_lib:libgrpc.so
 called_from_lib:libgrpc++.so
@@ -74,10 +76,13 @@ race:^gpr_
 race:^absl::
 race:libabsl_
 race:libupb.so
+race:libgrpc.so
+race:libgrpc++.so
+race:libgpr.so
 race:^google::protobuf::
 deadlock:^grpc_core::
 SUPP
-  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$TSAN_BUILD/tsan.supp:log_path=$logs/tsan"
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=7:suppressions=$TSAN_BUILD/tsan.supp:log_path=$logs/tsan"
   local rc=0
   ctest --test-dir "$TSAN_BUILD" -L unit \
     -R 'RingBuffer|SeriesStore|MetricFeedService|WindowCursor|SpareThreads' \

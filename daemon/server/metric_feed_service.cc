@@ -164,6 +164,10 @@ class MetricFeedService::CursorStream
       std::lock_guard<std::mutex> lock(mu_);
       if (finished_ || producing_ || pending_ != kNone || finish_after_write_) return;
       slot = writing_ == kNone ? next_slot_ : 1 - writing_;
+      if (starting_[slot]) {  // Its write completed before StartWrite returned (rare).
+        pump_when_started_ = true;
+        return;
+      }
       producing_ = true;
       woken_ = false;
     }
@@ -203,6 +207,7 @@ class MetricFeedService::CursorStream
         }
       } else if (writing_ == kNone) {
         writing_ = slot;
+        starting_[slot] = true;
         next_slot_ = 1 - slot;
         write = true;
         Schedule();  // Produce the next message while this one is written.
@@ -211,8 +216,23 @@ class MetricFeedService::CursorStream
       }
     }
     // Outside the lock: gRPC may run reactions inline.
-    if (write) this->StartWrite(&messages_[slot]);
+    if (write) Write(slot);
     if (finish) this->Finish(*end);
+  }
+
+  // Starts writing messages_[slot]. gRPC serializes the message inside StartWrite, on this
+  // thread; the write can complete (OnWriteDone, on another thread) before StartWrite returns.
+  // The slot is produced into again only once StartWrite has returned and said so under mu_,
+  // so no Produce overwrites bytes still being serialized, and the hand-over of the slot's
+  // buffers is ordered by mu_, where TSan can see it (gRPC's own ordering it cannot).
+  void Write(int slot) {
+    this->StartWrite(&messages_[slot]);
+    std::lock_guard<std::mutex> lock(mu_);
+    starting_[slot] = false;
+    if (pump_when_started_) {
+      pump_when_started_ = false;
+      if (!finished_) Schedule();
+    }
   }
 
   void OnWriteDone(bool ok) override {
@@ -226,6 +246,7 @@ class MetricFeedService::CursorStream
         finish = grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled by the client");
       } else if (pending_ != kNone) {
         write = writing_ = pending_;
+        starting_[write] = true;
         next_slot_ = 1 - pending_;
         pending_ = kNone;
         if (!waiting_) Schedule();  // Produce the one after.
@@ -236,7 +257,7 @@ class MetricFeedService::CursorStream
       }
       if (finish) finished_ = true;
     }
-    if (write != kNone) this->StartWrite(&messages_[write]);
+    if (write != kNone) Write(write);  // Within this reaction: OnDone cannot run meanwhile.
     if (finish) this->Finish(*finish);
   }
 
@@ -258,12 +279,14 @@ class MetricFeedService::CursorStream
   }
 
   std::mutex mu_;
-  int writing_ = kNone;     // Slot of the message whose StartWrite has not completed.
-  int pending_ = kNone;     // Slot of a produced message waiting for that write.
-  int next_slot_ = 0;       // Slot to produce into when nothing is being written.
-  bool producing_ = false;  // A Pump is in Produce (outside mu_).
-  bool waiting_ = false;    // Blocked on new data; Wake resumes.
-  bool woken_ = false;      // Wake came while not waiting (e.g. during Produce).
+  int writing_ = kNone;                // Slot of the message being written (until OnWriteDone).
+  int pending_ = kNone;                // Slot of a produced message waiting for that write.
+  int next_slot_ = 0;                  // Slot to produce into when nothing is being written.
+  bool producing_ = false;             // A Pump is in Produce (outside mu_).
+  bool waiting_ = false;               // Blocked on new data; Wake resumes.
+  bool woken_ = false;                 // Wake came while not waiting (e.g. during Produce).
+  bool starting_[2] = {false, false};  // The slot's StartWrite has not returned yet.
+  bool pump_when_started_ = false;     // A Pump found its slot starting: Write reschedules.
   bool cancelled_ = false;
   bool finished_ = false;  // Finish called or about to be.
   // End of stream (or error) reached while a write was in flight: sent by OnWriteDone.
