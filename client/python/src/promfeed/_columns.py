@@ -68,6 +68,9 @@ class ExpectedColumns:
 
     def __init__(self, keys: Sequence[Key]) -> None:
         self.keys = list(keys)
+        # Shared by every stream that carries exactly these columns (it is never modified):
+        # building it costs about 1 ms per stream for 1000 columns.
+        self._identity = ColumnMap(self.keys, self.keys)
         self._labels = [
             pb.Series(labels=[pb.Label(name=n, value=v) for n, v in k]).labels for k in self.keys
         ]
@@ -77,5 +80,5 @@ class ExpectedColumns:
         proto = features.proto if isinstance(features, SeriesList) else None
         if proto is not None and len(proto) == len(self._labels):
             if all(s.labels == want for s, want in zip(proto, self._labels, strict=True)):
-                return ColumnMap(self.keys, self.keys)
+                return self._identity
         return ColumnMap(self.keys, [s.key() for s in features])
