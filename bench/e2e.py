@@ -304,24 +304,29 @@ def run_tfio(venv: Path, prom: str, n_series: int, length_s: int, end_ms: int) -
 METHOD = "/promfeed.v1.MetricFeed/StreamWindows"
 
 
-def capture_stream(target: str, t0_ms: int, t1_ms: int, window: int) -> list[bytes]:
-    import grpc
-
+def stream_request(t0_ms: int, t1_ms: int, window: int) -> bytes:
+    """The serialized StreamWindows request for METRIC's float32 grid at 1 s over [t0, t1]."""
     from promfeed.v1 import metric_feed_pb2 as pb
 
-    req = pb.StreamWindowsRequest(
+    return pb.StreamWindowsRequest(
         features=[METRIC],
         step_ms=1000,
         window=window,
         start_ms=t0_ms,
         end_ms=t1_ms,
         dtype=pb.FLOAT32,
-    )
+    ).SerializeToString()
+
+
+def capture_stream(target: str, t0_ms: int, t1_ms: int, window: int) -> list[bytes]:
+    import grpc
+
+    req = stream_request(t0_ms, t1_ms, window)
     opts = [("grpc.max_receive_message_length", 256 << 20)]
     with grpc.insecure_channel(target, options=opts) as ch:
         call = ch.unary_stream(
             METHOD,
-            request_serializer=lambda m: m.SerializeToString(),
+            request_serializer=lambda b: b,
             response_deserializer=lambda b: b,
         )
         return list(call(req))
@@ -654,8 +659,6 @@ def main() -> int:
 
         # Transport limit: the reader's rows stream (window 1) replayed by a bare gRPC server,
         # N streams one after another per measurement (a single stream is ~20 ms: too noisy).
-        from promfeed.v1 import metric_feed_pb2 as pb
-
         n_str = args.transport_streams
         msgs = capture_stream(daemon.target, t0_ms, t1_ms, 1)
         sizes = sorted(len(m) for m in msgs)
@@ -665,14 +668,7 @@ def main() -> int:
         server = ctx.Process(target=_replay_server, args=(msgs, series, q), daemon=True)
         server.start()
         port = q.get(timeout=60)
-        rows_req = pb.StreamWindowsRequest(
-            features=[METRIC],
-            step_ms=1000,
-            window=1,
-            start_ms=t0_ms,
-            end_ms=t1_ms,
-            dtype=pb.FLOAT32,
-        ).SerializeToString()
+        rows_req = stream_request(t0_ms, t1_ms, 1)
 
         def measure(fn: Any, pid: int | None) -> tuple[float, float, float, Any]:
             """Best-of wall seconds, and this process's / pid's CPU seconds in that run."""
@@ -789,14 +785,7 @@ def main() -> int:
         nproc = 4
         if not args.transport_only:
             # 64 concurrent streams (raw receive).
-            sreq = pb.StreamWindowsRequest(
-                features=[METRIC],
-                step_ms=1000,
-                window=w + 1,
-                start_ms=t0_ms,
-                end_ms=t1_ms,
-                dtype=pb.FLOAT32,
-            ).SerializeToString()
+            sreq = stream_request(t0_ms, t1_ms, w + 1)
             tcon = concurrent_streams(daemon.target, sreq, nproc, args.streams // nproc)
             results.update(concurrent_s=tcon)
             conc = [

@@ -94,16 +94,8 @@ def main() -> int:
 
         import promfeed
         import promfeed.tf as ptf
-        from promfeed.v1 import metric_feed_pb2 as pb
 
-        req = pb.StreamWindowsRequest(
-            features=[METRIC],
-            step_ms=1000,
-            window=1,
-            start_ms=t0_ms,
-            end_ms=t1_ms,
-            dtype=pb.FLOAT32,
-        ).SerializeToString()
+        req = e2e.stream_request(t0_ms, t1_ms, 1)
         client = promfeed.Client(target)
         cols = ptf.resolve_columns(client, [METRIC])
         expected = ptf.ExpectedColumns([s.key() for s in cols])
