@@ -214,6 +214,8 @@ void KeepRestartOnlySettings(const config::Config& cur, config::Config* next) {
        next->server_auth.bearer_tokens_file);
   keep("server.max_streams", next->max_streams, cur.max_streams, std::to_string(cur.max_streams),
        std::to_string(next->max_streams));
+  keep("server.stream_cache_bytes", next->stream_cache_bytes, cur.stream_cache_bytes,
+       std::to_string(cur.stream_cache_bytes), std::to_string(next->stream_cache_bytes));
 }
 
 // The current poller, swapped on reload while gRPC, web and metrics threads read it.
@@ -327,6 +329,7 @@ int Run(const Flags& flags) {
   server::ServiceOptions opts;
   opts.version = PROMFEED_VERSION;
   opts.max_streams = cfg.max_streams;
+  opts.stream_cache_bytes = cfg.stream_cache_bytes;
   opts.retention_ms = cfg.retention_ms;
   opts.max_series = cfg.max_series;
   opts.now_ms = NowMs;
@@ -351,6 +354,7 @@ int Run(const Flags& flags) {
   metrics::SelfMetrics self_metrics(PROMFEED_VERSION, [&] {
     const store::StoreStats st = store.Stats();
     const upstream::PollerStats ps = pollers.Stats();
+    const server::StreamCacheStats cs = service.stream_cache_stats();
     return metrics::Snapshot{.series = st.series,
                              .series_rejected_total = st.series_rejected_total,
                              .samples_held = st.samples_held,
@@ -360,6 +364,10 @@ int Run(const Flags& flags) {
                              .windows_sent_total = service.windows_sent_total(),
                              .windows_lost_total = service.windows_lost_total(),
                              .windows_dropped_total = service.windows_dropped_total(),
+                             .stream_cache_bytes = cs.bytes,
+                             .stream_cache_entries = cs.entries,
+                             .stream_cache_hits_total = cs.hits_total,
+                             .stream_cache_misses_total = cs.misses_total,
                              .upstream_up = ps.state == upstream::UpstreamState::kUp,
                              .ready = ps.ready,
                              .poll_interval_ms = ps.poll_interval_ms};

@@ -57,9 +57,9 @@ constexpr std::string_view kTlsKeys[] = {"ca_file", "cert_file", "key_file", "se
                                          "insecure_skip_verify"};
 constexpr std::string_view kInputKeys[] = {"selector", "name", "expr"};
 constexpr std::string_view kStorageKeys[] = {"retention", "max_series"};
-constexpr std::string_view kServerKeys[] = {"grpc_listen_address", "web_listen_address",
-                                            "max_streams",         "shutdown_timeout",
-                                            "tls_config",          "auth"};
+constexpr std::string_view kServerKeys[] = {
+    "grpc_listen_address", "web_listen_address", "max_streams", "stream_cache_bytes",
+    "shutdown_timeout",    "tls_config",         "auth"};
 constexpr std::string_view kServerTlsKeys[] = {"cert_file", "key_file", "client_ca_file",
                                                "client_auth"};
 constexpr std::string_view kServerAuthKeys[] = {"bearer_tokens_file"};
@@ -774,6 +774,15 @@ class Loader {
                      Cat("must be from 1 to 2147483647, got ", n, "; write e.g. 256"));
       }
       cfg->max_streams = static_cast<int32_t>(n);
+    }
+    if (const Entry* e = m.Get("stream_cache_bytes")) {
+      PF_ASSIGN_OR_RETURN(cfg->stream_cache_bytes,
+                          Integer(*e, "server.stream_cache_bytes", "number of bytes", "268435456"));
+      if (cfg->stream_cache_bytes < 0) {
+        return Error(MarkOf(*e), "server.stream_cache_bytes",
+                     Cat("must be 0 (keep no streams) or more, got ", cfg->stream_cache_bytes,
+                         "; write e.g. 268435456 (256 MiB)"));
+      }
     }
     if (const Entry* e = m.Get("shutdown_timeout")) {
       PF_ASSIGN_OR_RETURN(cfg->shutdown_timeout_ms,

@@ -81,7 +81,8 @@ struct Config {
   std::string grpc_listen_address = "127.0.0.1:9401";
   std::string web_listen_address = "127.0.0.1:9400";
   int32_t max_streams = 256;
-  int64_t shutdown_timeout_ms = 5'000;  // SIGTERM: streams are cancelled after this.
+  int64_t stream_cache_bytes = 256 << 20;  // Finished history streams kept; 0: none.
+  int64_t shutdown_timeout_ms = 5'000;     // SIGTERM: streams are cancelled after this.
   ServerTlsConfig server_tls;
   ServerAuthConfig server_auth;
   // `log:`

@@ -26,8 +26,12 @@ struct Snapshot {
   int64_t windows_sent_total = 0;
   int64_t windows_lost_total = 0;     // Skipped because a slow client fell behind the ring.
   int64_t windows_dropped_total = 0;  // Dropped by the `drop` fill policy.
-  bool upstream_up = false;           // The last poll round succeeded.
-  bool ready = false;                 // The first poll or backfill succeeded.
+  int64_t stream_cache_bytes = 0;     // Encoded history streams kept (server::StreamCache).
+  int64_t stream_cache_entries = 0;
+  int64_t stream_cache_hits_total = 0;
+  int64_t stream_cache_misses_total = 0;
+  bool upstream_up = false;  // The last poll round succeeded.
+  bool ready = false;        // The first poll or backfill succeeded.
   int64_t poll_interval_ms = 0;
 };
 

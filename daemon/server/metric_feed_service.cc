@@ -87,6 +87,21 @@ v1::Fill FromFill(window::Fill fill) {
   return v1::NAN_MASK;
 }
 
+// The stream cache's key: everything a stream's row messages depend on besides the samples
+// (the series by identity; StreamCache checks that they are still the same).
+std::string StreamKey(const window::WindowPlan& plan, v1::DType dtype, int rows_per_message) {
+  const window::WindowSpec& s = plan.spec;
+  const int64_t fields[] = {
+      s.step_ms,  s.lookback_ms, s.window, s.shift,         static_cast<int64_t>(s.fill),
+      s.start_ms, s.end_ms,      dtype,    rows_per_message};
+  std::string key(reinterpret_cast<const char*>(fields), sizeof(fields));
+  for (const store::SeriesPtr& f : plan.series) {
+    const uintptr_t id = reinterpret_cast<uintptr_t>(f.get());
+    key.append(reinterpret_cast<const char*>(&id), sizeof(id));
+  }
+  return key;
+}
+
 // A stream refused before it started.
 template <typename Response>
 class FailedStream : public grpc::ServerWriteReactor<Response> {
@@ -328,38 +343,54 @@ class MetricFeedService::RangeStream final : public CursorStream<v1::ReadRangeRe
   bool first_ = true;
 };
 
-class MetricFeedService::WindowStream final : public CursorStream<v1::StreamWindowsResponse> {
+class MetricFeedService::WindowStream final : public CursorStream<grpc::ByteBuffer> {
  public:
+  // Writes `cached`'s messages if given; else samples the rings, and with a non-empty
+  // `record_key` (granted by StreamCache::BeginRecording) keeps what it wrote under that key
+  // once the stream has ended whole.
   WindowStream(MetricFeedService* service, window::WindowPlan plan, int rows_per_message,
-               v1::DType dtype)
-      : CursorStream(service, std::move(plan), rows_per_message), dtype_(dtype) {
+               v1::DType dtype, std::shared_ptr<const CachedStream> cached, std::string record_key)
+      : CursorStream(service, std::move(plan), rows_per_message),
+        dtype_(dtype),
+        cached_(std::move(cached)),
+        record_key_(std::move(record_key)) {
     block_.value_type =
         dtype == v1::FLOAT64 ? window::ValueType::kFloat64 : window::ValueType::kFloat32;
+    if (!record_key_.empty()) record_ = std::make_shared<CachedStream>();
+  }
+
+  ~WindowStream() override {
+    if (!record_key_.empty()) {
+      service_->stream_cache_.EndRecording(record_key_, cursor_.features(), nullptr);
+    }
   }
 
  private:
-  absl::StatusOr<Step> Produce(v1::StreamWindowsResponse* out) override {
+  absl::StatusOr<Step> Produce(grpc::ByteBuffer* out) override {
     if (!header_sent_) {
       header_sent_ = true;
-      FillHeader(out->mutable_header());
-      return Step::kWrite;
+      msg_.Clear();
+      FillHeader(msg_.mutable_header());
+      return Encode(out);
     }
-    // This slot's message was written two steps ago: its values buffer has the size the
-    // block needs (most blocks are full), so sampling overwrites it without zero-filling it.
-    if (out->has_rows()) block_.values.swap(*out->mutable_rows()->mutable_values());
+    if (cached_ != nullptr) return Replay(out);
+    // Sample into the values buffer of the message before (already encoded): most blocks
+    // are full, so it has the size this one needs and is overwritten without zero-filling.
+    if (msg_.has_rows()) block_.values.swap(*msg_.mutable_rows()->mutable_values());
     const int64_t horizon = window::CompleteThrough(*service_->store_, cursor_.features());
     switch (cursor_.Next(horizon, rows_per_message_, &block_)) {
       case window::WindowCursor::Result::kWait:
         return Step::kWait;
       case window::WindowCursor::Result::kEnd:
+        FinishRecording();
         return Step::kEnd;
       case window::WindowCursor::Result::kBlock:
         break;
     }
-    // Reuse the previous rows message of this slot: Clear keeps its strings' capacity,
-    // whereas clearing the oneof would free them.
-    if (!out->has_rows()) out->Clear();
-    v1::RowBlock* rows = out->mutable_rows();
+    // Reuse the previous rows message: Clear keeps its strings' capacity, whereas clearing
+    // the oneof would free them.
+    if (!msg_.has_rows()) msg_.Clear();
+    v1::RowBlock* rows = msg_.mutable_rows();
     rows->Clear();
     rows->set_first_row_index(block_.first_row);
     rows->set_row_count(block_.rows);
@@ -374,10 +405,53 @@ class MetricFeedService::WindowStream final : public CursorStream<v1::StreamWind
     rows->set_dropped_windows_total(cursor_.dropped_total());
     rows->set_lost_windows_total(cursor_.lost_total());
     const int64_t dropped = static_cast<int64_t>(block_.dropped_windows.size());
-    service_->windows_sent_.fetch_add(block_.window_count - dropped);
-    service_->windows_dropped_.fetch_add(dropped);
-    service_->windows_lost_.fetch_add(block_.lost_windows);
+    CountWindows(block_.window_count - dropped, dropped, block_.lost_windows);
+    absl::StatusOr<Step> step = Encode(out);
+    if (record_ != nullptr && step.ok()) {
+      if (block_.lost_windows > 0) {
+        record_.reset();  // What a later stream gets would differ: keep nothing.
+      } else {
+        record_->messages.push_back(*out);  // Shares the encoded bytes.
+        record_->bytes += out->Length();
+        record_->windows_sent += block_.window_count - dropped;
+        record_->windows_dropped += dropped;
+        if (record_->bytes > service_->stream_cache_.max_bytes()) record_.reset();
+      }
+    }
+    return step;
+  }
+
+  // The next message of a kept stream.
+  Step Replay(grpc::ByteBuffer* out) {
+    if (replayed_ == cached_->messages.size()) {
+      CountWindows(cached_->windows_sent, cached_->windows_dropped, 0);
+      return Step::kEnd;
+    }
+    *out = cached_->messages[replayed_++];  // Shares the kept bytes.
     return Step::kWrite;
+  }
+
+  // Encodes msg_ into `out`, as gRPC does for a typed method.
+  absl::StatusOr<Step> Encode(grpc::ByteBuffer* out) {
+    bool own_buffer = false;
+    out->Clear();  // (Serialize wants an empty buffer.)
+    grpc::Status s =
+        grpc::SerializationTraits<v1::StreamWindowsResponse>::Serialize(msg_, out, &own_buffer);
+    if (!s.ok()) return absl::InternalError("encoding a message: " + s.error_message());
+    return Step::kWrite;
+  }
+
+  void CountWindows(int64_t sent, int64_t dropped, int64_t lost) {
+    service_->windows_sent_.fetch_add(sent);
+    service_->windows_dropped_.fetch_add(dropped);
+    service_->windows_lost_.fetch_add(lost);
+  }
+
+  // The stream has ended whole: keep what it wrote (if still recording).
+  void FinishRecording() {
+    if (record_key_.empty()) return;
+    service_->stream_cache_.EndRecording(record_key_, cursor_.features(), std::move(record_));
+    record_key_.clear();
   }
 
   void FillHeader(v1::WindowHeader* h) const {
@@ -396,12 +470,18 @@ class MetricFeedService::WindowStream final : public CursorStream<v1::StreamWind
 
   const v1::DType dtype_;
   bool header_sent_ = false;
+  v1::StreamWindowsResponse msg_;  // The message being produced, before encoding.
+  const std::shared_ptr<const CachedStream> cached_;
+  size_t replayed_ = 0;                   // Messages of cached_ written.
+  std::string record_key_;                // Recording under this key until FinishRecording.
+  std::shared_ptr<CachedStream> record_;  // What was written; null once not keepable.
 };
 
 MetricFeedService::MetricFeedService(store::SeriesStore* store, ServiceOptions options)
     : store_(store),
       options_(std::move(options)),
       spare_threads_(options_.spare_threads),
+      stream_cache_(static_cast<size_t>(std::max<int64_t>(0, options_.stream_cache_bytes))),
       queue_(options_.stream_threads) {
   // (queue_ is declared last but initialised from options_, which is declared earlier.)
   // New data wakes every waiting stream; the wake only posts work (cheap for ingestion).
@@ -524,10 +604,17 @@ grpc::ServerWriteReactor<v1::ReadRangeResponse>* MetricFeedService::ReadRange(
   return stream.get();
 }
 
-grpc::ServerWriteReactor<v1::StreamWindowsResponse>* MetricFeedService::StreamWindows(
-    grpc::CallbackServerContext* context, const v1::StreamWindowsRequest* request) {
-  using Failed = FailedStream<v1::StreamWindowsResponse>;
+grpc::ServerWriteReactor<grpc::ByteBuffer>* MetricFeedService::StreamWindows(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) {
+  using Failed = FailedStream<grpc::ByteBuffer>;
   if (absl::Status s = CheckServing(); !s.ok()) return new Failed(s);
+  v1::StreamWindowsRequest parsed;
+  grpc::ByteBuffer raw_copy(*raw_request);  // (Deserialize consumes its buffer.)
+  if (!grpc::SerializationTraits<v1::StreamWindowsRequest>::Deserialize(&raw_copy, &parsed).ok()) {
+    return new Failed(absl::InvalidArgumentError(
+        "the request is not a promfeed.v1.StreamWindowsRequest; check the client's proto"));
+  }
+  const v1::StreamWindowsRequest* request = &parsed;
   absl::StatusOr<window::Fill> fill = ToFill(request->fill());
   if (!fill.ok()) return new Failed(fill.status());
   v1::DType dtype = request->dtype();
@@ -546,6 +633,8 @@ grpc::ServerWriteReactor<v1::StreamWindowsResponse>* MetricFeedService::StreamWi
                             .end_ms = request->end_ms(),
                             .follow = request->follow(),
                             .lookback_ms = request->lookback_ms()};
+  // Read before planning: a range final by then is final for the whole stream.
+  const int64_t final_through_ms = store_->complete_through_ms();
   absl::StatusOr<window::WindowPlan> plan =
       window::PlanWindows(*store_, req, Limits(), options_.now_ms());
   if (!plan.ok()) return new Failed(plan.status());
@@ -553,7 +642,17 @@ grpc::ServerWriteReactor<v1::StreamWindowsResponse>* MetricFeedService::StreamWi
   const size_t elem = dtype == v1::FLOAT64 ? sizeof(double) : sizeof(float);
   const int rows = RowsPerMessage(request->max_rows_per_message(), plan->series.size(), elem,
                                   options_.target_message_bytes);
-  auto stream = std::make_shared<WindowStream>(this, *std::move(plan), rows, dtype);
+  // History (the whole range final, nothing to follow) can be kept and written again.
+  std::shared_ptr<const CachedStream> cached;
+  std::string record_key;
+  if (!req.follow && plan->spec.end_ms <= final_through_ms && stream_cache_.max_bytes() > 0) {
+    std::string key = StreamKey(*plan, dtype, rows);
+    cached =
+        stream_cache_.Find(key, plan->series, plan->spec.start_ms - plan->spec.lookback_ms + 1);
+    if (cached == nullptr && stream_cache_.BeginRecording(key)) record_key = std::move(key);
+  }
+  auto stream = std::make_shared<WindowStream>(this, *std::move(plan), rows, dtype,
+                                               std::move(cached), std::move(record_key));
   stream->Start();
   return stream.get();
 }

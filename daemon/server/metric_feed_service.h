@@ -14,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "daemon/server/stream_cache.h"
 #include "daemon/server/work_queue.h"
 #include "daemon/store/series_store.h"
 #include "daemon/window/plan.h"
@@ -47,11 +48,17 @@ struct ServiceOptions {
   // Threads that, while idle, sample half of a stream's large block (so that one stream can
   // use two cores; with every one busy, a stream samples its block alone). 0: none.
   int32_t spare_threads = 1;
+  // Bytes of finished historical StreamWindows streams kept to answer the same request again
+  // without sampling (see StreamCache). 0: none.
+  int64_t stream_cache_bytes = 256 << 20;
   std::function<UpstreamStatus()> upstream_status;
   std::function<int64_t()> now_ms;  // Wall clock in ms; injectable for tests.
 };
 
-class MetricFeedService final : public v1::MetricFeed::CallbackService {
+// StreamWindows is a raw method: its messages are encoded by the stream (as gRPC would)
+// so that the encoded bytes can be kept and written again from the stream cache.
+class MetricFeedService final
+    : public v1::MetricFeed::WithRawCallbackMethod_StreamWindows<v1::MetricFeed::CallbackService> {
  public:
   // REQUIRES: store outlives the service; options.upstream_status and now_ms set.
   MetricFeedService(store::SeriesStore* store, ServiceOptions options);
@@ -67,14 +74,17 @@ class MetricFeedService final : public v1::MetricFeed::CallbackService {
   int64_t windows_sent_total() const { return windows_sent_.load(); }
   int64_t windows_lost_total() const { return windows_lost_.load(); }
   int64_t windows_dropped_total() const { return windows_dropped_.load(); }
+  StreamCacheStats stream_cache_stats() const { return stream_cache_.Stats(); }
 
   grpc::ServerUnaryReactor* ListSeries(grpc::CallbackServerContext* context,
                                        const v1::ListSeriesRequest* request,
                                        v1::ListSeriesResponse* response) override;
   grpc::ServerWriteReactor<v1::ReadRangeResponse>* ReadRange(
       grpc::CallbackServerContext* context, const v1::ReadRangeRequest* request) override;
-  grpc::ServerWriteReactor<v1::StreamWindowsResponse>* StreamWindows(
-      grpc::CallbackServerContext* context, const v1::StreamWindowsRequest* request) override;
+  // `request` holds an encoded v1::StreamWindowsRequest; messages are encoded
+  // v1::StreamWindowsResponse.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamWindows(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
                                       const v1::GetStatusRequest* request,
                                       v1::GetStatusResponse* response) override;
@@ -106,6 +116,7 @@ class MetricFeedService final : public v1::MetricFeed::CallbackService {
   std::mutex streams_mu_;
   absl::flat_hash_map<uint64_t, std::function<void()>> streams_ ABSL_GUARDED_BY(streams_mu_);
   window::SpareThreads spare_threads_;
+  StreamCache stream_cache_;
   // Last: destroyed first, so queued work never sees a half-destroyed service.
   WorkQueue queue_;
 };

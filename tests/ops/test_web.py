@@ -26,6 +26,10 @@ FAMILIES = {
     "promfeed_active_streams": "gauge",
     "promfeed_windows_sent_total": "counter",
     "promfeed_windows_lost_total": "counter",
+    "promfeed_stream_cache_bytes": "gauge",
+    "promfeed_stream_cache_entries": "gauge",
+    "promfeed_stream_cache_hits_total": "counter",
+    "promfeed_stream_cache_misses_total": "counter",
     "promfeed_upstream_up": "gauge",
     "promfeed_config_last_reload_successful": "gauge",
     "promfeed_build_info": "gauge",
@@ -105,13 +109,26 @@ def test_stream_counters_move(daemon: procs.Proc) -> None:
             start_ms=end - 60_000,
             end_ms=end,
         )
+        msgs = list(stub.StreamWindows(req, timeout=30))
         windows = sum(
-            m.rows.window_count - len(m.rows.dropped_window_indices)
-            for m in stub.StreamWindows(req, timeout=30)
+            m.rows.window_count - len(m.rows.dropped_window_indices) for m in msgs
         )
-    assert windows == 52  # 61 grid rows, windows of 10 rows, shift 1.
-    after = metric(scrape(daemon.web_url), "promfeed_windows_sent_total")
-    assert after - before == windows
+        assert windows == 52  # 61 grid rows, windows of 10 rows, shift 1.
+        after = scrape(daemon.web_url)
+        assert metric(after, "promfeed_windows_sent_total") - before == windows
+        # The same history again comes from the stream cache: the same rows, counted again.
+        hits = metric(after, "promfeed_stream_cache_hits_total")
+        again = list(stub.StreamWindows(req, timeout=30))
+    assert [m.rows.SerializeToString() for m in again[1:]] == [
+        m.rows.SerializeToString() for m in msgs[1:]
+    ]
+    fams = scrape(daemon.web_url)
+    assert metric(fams, "promfeed_stream_cache_hits_total") == hits + 1
+    assert metric(fams, "promfeed_windows_sent_total") - before == 2 * windows
+    assert metric(fams, "promfeed_stream_cache_entries") >= 1
+    assert metric(fams, "promfeed_stream_cache_bytes") >= sum(
+        len(m.SerializeToString()) for m in msgs[1:]
+    )
 
 
 def test_prometheus_scrapes_promfeed(daemon: procs.Proc, tmp_path) -> None:

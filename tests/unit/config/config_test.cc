@@ -87,6 +87,7 @@ TEST(ConfigTest, DefaultsMatchHeader) {
   EXPECT_EQ(c.grpc_listen_address, "127.0.0.1:9401");
   EXPECT_EQ(c.web_listen_address, "127.0.0.1:9400");
   EXPECT_EQ(c.max_streams, 256);
+  EXPECT_EQ(c.stream_cache_bytes, 256 << 20);
   EXPECT_EQ(c.shutdown_timeout_ms, 5'000);
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.log_format, "logfmt");
@@ -127,6 +128,7 @@ server:
   grpc_listen_address: 0.0.0.0:19401
   web_listen_address: '[::1]:0'
   max_streams: 3
+  stream_cache_bytes: 0
   shutdown_timeout: 0s
 log:
   level: debug
@@ -154,6 +156,7 @@ log:
   EXPECT_EQ(c.grpc_listen_address, "0.0.0.0:19401");
   EXPECT_EQ(c.web_listen_address, "[::1]:0");
   EXPECT_EQ(c.max_streams, 3);
+  EXPECT_EQ(c.stream_cache_bytes, 0);
   EXPECT_EQ(c.shutdown_timeout_ms, 0);
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.log_format, "json");
@@ -307,6 +310,9 @@ TEST(ConfigTest, RejectsWrongTypes) {
   EXPECT_THAT(ErrorOf(std::string(kInputs) + "upstream:\n  max_response_bytes: 256MiB\n"),
               StartsWith("cfg.yml:4:23: upstream.max_response_bytes: expected an integer number "
                          "of bytes, got \"256MiB\""));
+  EXPECT_EQ(ErrorOf(std::string(kInputs) + "server:\n  stream_cache_bytes: -1\n"),
+            "cfg.yml:4:23: server.stream_cache_bytes: must be 0 (keep no streams) or more, got "
+            "-1; write e.g. 268435456 (256 MiB)");
   EXPECT_THAT(ErrorOf(std::string(kInputs) + "server:\n  max_streams: [1]\n"),
               StartsWith("cfg.yml:4:16: server.max_streams: expected an integer, got a list"));
   EXPECT_THAT(ErrorOf(std::string(kInputs) + "storage:\n  max_series: 99999999999999999999\n"),

@@ -98,6 +98,39 @@ class MetricFeedServiceTest : public ::testing::Test {
     if (server_) server_->Shutdown(1000);
   }
 
+  // Serves `store` with `opts` instead (the running server must be shut down first).
+  void Serve(store::SeriesStore* store, const ServiceOptions& opts) {
+    service_ = std::make_unique<MetricFeedService>(store, opts);
+    auto server = GrpcServer::Start("127.0.0.1:0", service_.get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    server_->SetReady(true);
+    stub_ = v1::MetricFeed::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  // Calls `method` with `request` bytes as they are (no generated stub), for one message.
+  grpc::Status RawUnaryCall(const std::string& method, const std::string& request,
+                            std::string* response) {
+    grpc::GenericStub stub(channel_);
+    grpc::Slice slice(request);
+    grpc::ByteBuffer in(&slice, 1);
+    grpc::ByteBuffer out;
+    grpc::ClientContext ctx;
+    std::atomic<bool> done{false};
+    grpc::Status status;
+    stub.UnaryCall(&ctx, method, grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
+      status = s;
+      done = true;
+    });
+    EXPECT_TRUE(WaitFor([&] { return done.load(); }));
+    std::vector<grpc::Slice> slices;
+    if (status.ok()) out.Dump(&slices);
+    response->clear();
+    for (auto& s : slices) response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+    return status;
+  }
+
   // Reads a whole StreamWindows stream.
   grpc::Status ReadWindows(const v1::StreamWindowsRequest& req,
                            std::vector<v1::StreamWindowsResponse>* out) {
@@ -392,6 +425,150 @@ TEST_F(MetricFeedServiceTest, StreamWindowsInvalidRequests) {
   }
 }
 
+// A history request (features a, b; window 5) in messages of 7 rows.
+v1::StreamWindowsRequest HistoryRequest(int64_t end_ms) {
+  v1::StreamWindowsRequest req;
+  req.add_features("load");
+  req.set_window(5);
+  req.set_start_ms(kT0);
+  req.set_end_ms(end_ms);
+  req.set_max_rows_per_message(7);
+  return req;
+}
+
+// The same history request again is written from the stream cache: the same row messages,
+// a header with the series' current counts, the windows counted again.
+TEST_F(MetricFeedServiceTest, HistoryStreamIsKeptAndWrittenAgainUnchanged) {
+  const v1::StreamWindowsRequest req = HistoryRequest(kT0 + 59'000);
+  std::vector<v1::StreamWindowsResponse> first, second;
+  ASSERT_TRUE(ReadWindows(req, &first).ok());
+  StreamCacheStats stats = service_->stream_cache_stats();
+  EXPECT_EQ(stats.entries, 1);
+  EXPECT_EQ(stats.misses_total, 1);
+  EXPECT_EQ(stats.hits_total, 0);
+  EXPECT_GT(stats.bytes, 60 * 2 * 4);
+  const int64_t windows = service_->windows_sent_total();
+  EXPECT_EQ(windows, 56);
+  // A new sample: the header tells it, the rows over the range stay as they were.
+  store_.Append(Metric("load", "a:1"), std::vector<Sample>{{kT0 + 100'000, 100}});
+  ASSERT_TRUE(ReadWindows(req, &second).ok());
+  stats = service_->stream_cache_stats();
+  EXPECT_EQ(stats.hits_total, 1);
+  EXPECT_EQ(stats.entries, 1);
+  ASSERT_EQ(first.size(), second.size());
+  ASSERT_EQ(first.size(), 10u);  // Header + 60 rows in messages of 7.
+  EXPECT_EQ(first[0].header().features(0).samples_held(), 100);
+  EXPECT_EQ(second[0].header().features(0).samples_held(), 101);
+  for (size_t i = 1; i < first.size(); ++i) {
+    EXPECT_EQ(first[i].SerializeAsString(), second[i].SerializeAsString()) << "message " << i;
+  }
+  EXPECT_EQ(service_->windows_sent_total(), 2 * windows);
+}
+
+// Identical history streams at once: one records, the others sample or replay; all get the
+// same rows.
+TEST_F(MetricFeedServiceTest, ConcurrentIdenticalHistoryStreamsGetTheSameRows) {
+  const v1::StreamWindowsRequest req = HistoryRequest(kT0 + 99'000);
+  std::vector<v1::StreamWindowsResponse> want;
+  {
+    // The rows as sampled, from a service that keeps nothing.
+    ServiceOptions opts;
+    opts.upstream_status = ReadyUpstream;
+    opts.now_ms = [] { return kNow; };
+    opts.stream_cache_bytes = 0;
+    MetricFeedService plain(&store_, opts);
+    auto server = GrpcServer::Start("127.0.0.1:0", &plain);
+    ASSERT_TRUE(server.ok());
+    auto stub = v1::MetricFeed::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    auto reader = stub->StreamWindows(&ctx, req);
+    v1::StreamWindowsResponse msg;
+    while (reader->Read(&msg)) want.push_back(msg);
+    ASSERT_TRUE(reader->Finish().ok());
+    plain.BeginShutdown();
+    (*server)->Shutdown(1000);
+  }
+  constexpr int kThreads = 4, kReads = 3;
+  std::vector<std::thread> threads;
+  std::atomic<int> same{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kReads; ++i) {
+        std::vector<v1::StreamWindowsResponse> got;
+        if (!ReadWindows(req, &got).ok() || got.size() != want.size()) continue;
+        bool equal = true;
+        for (size_t m = 1; m < got.size(); ++m) {
+          equal = equal && got[m].SerializeAsString() == want[m].SerializeAsString();
+        }
+        same += equal ? 1 : 0;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(same.load(), kThreads * kReads);
+  const StreamCacheStats stats = service_->stream_cache_stats();
+  EXPECT_EQ(stats.entries, 1);
+  EXPECT_EQ(stats.hits_total + stats.misses_total, kThreads * kReads);
+  EXPECT_GE(stats.hits_total, 1);
+}
+
+// Rows that could still change, or a stream that never ends, are not kept.
+TEST_F(MetricFeedServiceTest, StreamsPastThePollHorizonOrFollowingAreNotKept) {
+  // Ends past the poll horizon (kT0 + 99 s): waits for the rows, then ends; not kept.
+  const v1::StreamWindowsRequest req = HistoryRequest(kT0 + 104'000);
+  std::vector<v1::StreamWindowsResponse> msgs;
+  std::thread reader([&] { EXPECT_TRUE(ReadWindows(req, &msgs).ok()); });
+  ASSERT_TRUE(WaitFor([&] { return service_->active_streams() == 1; }));  // Started: waits.
+  std::vector<Sample> more;
+  for (int64_t i = 100; i < 106; ++i) more.push_back({kT0 + i * 1000, double(i)});
+  store_.Append(Metric("load", "a:1"), more);
+  store_.Append(Metric("load", "b:1"), more);
+  store_.AdvanceCompleteThrough(kT0 + 105'000);
+  reader.join();
+  EXPECT_EQ(msgs.back().rows().first_row_index() + msgs.back().rows().row_count(), 105);
+  EXPECT_EQ(service_->stream_cache_stats().entries, 0);
+  // Now final: the same request is kept.
+  msgs.clear();
+  ASSERT_TRUE(ReadWindows(req, &msgs).ok());
+  EXPECT_EQ(service_->stream_cache_stats().entries, 1);
+
+  v1::StreamWindowsRequest follow = HistoryRequest(0);
+  follow.set_follow(true);
+  grpc::ClientContext ctx;
+  auto stream = stub_->StreamWindows(&ctx, follow);
+  v1::StreamWindowsResponse msg;
+  ASSERT_TRUE(stream->Read(&msg));  // Header.
+  ASSERT_TRUE(stream->Read(&msg));  // Rows.
+  ctx.TryCancel();
+  stream->Finish();
+  const StreamCacheStats stats = service_->stream_cache_stats();
+  EXPECT_EQ(stats.entries, 1);
+  // Only the second read looked in the cache: neither the first (not final when it started)
+  // nor the follow stream did.
+  EXPECT_EQ(stats.misses_total, 1);
+  EXPECT_EQ(stats.hits_total, 0);
+}
+
+TEST_F(MetricFeedServiceTest, StreamCacheOfZeroBytesKeepsNothing) {
+  service_->BeginShutdown();
+  server_->Shutdown(1000);
+  ServiceOptions opts;
+  opts.upstream_status = ReadyUpstream;
+  opts.now_ms = [] { return kNow; };
+  opts.stream_cache_bytes = 0;
+  Serve(&store_, opts);
+  const v1::StreamWindowsRequest req = HistoryRequest(kT0 + 59'000);
+  for (int i = 0; i < 2; ++i) {
+    std::vector<v1::StreamWindowsResponse> msgs;
+    ASSERT_TRUE(ReadWindows(req, &msgs).ok());
+    EXPECT_EQ(msgs.size(), 10u);
+  }
+  const StreamCacheStats stats = service_->stream_cache_stats();
+  EXPECT_EQ(stats.entries, 0);
+  EXPECT_EQ(stats.hits_total, 0);
+}
+
 TEST_F(MetricFeedServiceTest, FollowDeliversNewRowsAndCancelFreesTheStream) {
   v1::StreamWindowsRequest req;
   req.add_features("load");
@@ -435,12 +612,7 @@ TEST_F(MetricFeedServiceTest, SlowFollowerIsToldItLostWindows) {
   ServiceOptions opts;
   opts.upstream_status = ReadyUpstream;
   opts.now_ms = [] { return kT0 + 10'000; };
-  service_ = std::make_unique<MetricFeedService>(&small, opts);
-  auto server = GrpcServer::Start("127.0.0.1:0", service_.get());
-  ASSERT_TRUE(server.ok());
-  server_ = *std::move(server);
-  stub_ = v1::MetricFeed::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  Serve(&small, opts);
 
   v1::StreamWindowsRequest req;
   req.add_features("x");
@@ -645,29 +817,12 @@ TEST_F(MetricFeedServiceTest, GetStatusReportsStoreAndUpstream) {
 }
 
 TEST_F(MetricFeedServiceTest, HealthReportsReadiness) {
-  auto health = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
-                                    grpc::InsecureChannelCredentials());
-  // Generic call to grpc.health.v1.Health/Check without generated health stubs.
-  grpc::GenericStub stub(health);
   auto check = [&](const std::string& service) {
     // HealthCheckRequest{service} = field 1, length-delimited.
-    std::string req = std::string(1, '\x0a') + char(service.size()) + service;
-    grpc::ByteBuffer out;
-    grpc::Slice slice(req);
-    grpc::ByteBuffer in(&slice, 1);
-    grpc::ClientContext ctx;
-    std::atomic<bool> done{false};
-    grpc::Status status;
-    stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &in, &out,
-                   [&](grpc::Status s) {
-                     status = s;
-                     done = true;
-                   });
-    EXPECT_TRUE(WaitFor([&] { return done.load(); }));
-    std::vector<grpc::Slice> slices;
-    out.Dump(&slices);
     std::string resp;
-    for (auto& s : slices) resp += std::string(reinterpret_cast<const char*>(s.begin()), s.size());
+    grpc::Status s = RawUnaryCall("/grpc.health.v1.Health/Check",
+                                  std::string(1, '\x0a') + char(service.size()) + service, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
     // HealthCheckResponse{status = 1 (SERVING) or 2 (NOT_SERVING)}.
     return resp.size() == 2 ? int(resp[1]) : -1;
   };
@@ -675,6 +830,16 @@ TEST_F(MetricFeedServiceTest, HealthReportsReadiness) {
   server_->SetReady(false);
   EXPECT_EQ(check(GrpcServer::kServiceName), 2);
   EXPECT_EQ(check(""), 1);  // Liveness stays up.
+}
+
+TEST_F(MetricFeedServiceTest, StreamWindowsRejectsARequestThatDoesNotDecode) {
+  // Field 1 (features), length-delimited, claiming 100 bytes where 1 follows.
+  std::string resp;
+  grpc::Status s =
+      RawUnaryCall("/promfeed.v1.MetricFeed/StreamWindows", std::string("\x0a\x64x", 3), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("not a promfeed.v1.StreamWindowsRequest"));
+  EXPECT_EQ(service_->active_streams(), 0);
 }
 
 }  // namespace

@@ -77,6 +77,9 @@ class MetricFeedServicer(object):
 
     def StreamWindows(self, request, context):
         """Streams grid rows and the sliding windows they complete; optionally follows live data.
+        A stream over history (end_ms already polled, no follow) is kept once it has ended whole
+        (server.stream_cache_bytes): the same request again gets the same row messages written
+        from memory, with a header built afresh.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
