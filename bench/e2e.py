@@ -20,6 +20,11 @@ server CPU seconds, for the transport-limit target; the reader is also run again
 replay (which answers ListSeries too), to show its own cost apart from the daemon's; and the
 aggregate rate of 64 concurrent StreamWindows streams (raw receive, 4 processes x 16 threads).
 
+Two daemons poll the same Prometheus: one as configured by default, which keeps a finished
+stream over history and writes it again for the same request (its stream cache: each epoch
+after the first), and one with server.stream_cache_bytes 0, which samples every stream from
+its rings (a first read). Methods a-d and the concurrent streams use the second.
+
 Data: OpenMetrics generated here, turned into TSDB blocks by promtool, served at once.
 Run: bench/run_e2e.sh (sets up the venvs and calls this with build/venv-bench).
 """
@@ -27,8 +32,6 @@ Run: bench/run_e2e.sh (sets up the venvs and calls this with build/venv-bench).
 from __future__ import annotations
 
 import argparse
-import functools
-import itertools
 import json
 import math
 import multiprocessing as mp
@@ -128,25 +131,13 @@ def promfeed_rows_numpy(target: str, t0_ms: int, t1_ms: int, streams: int) -> in
     return n
 
 
-def promfeed_rows_dataset(
-    target: str, t0_ms: int, t1_ms: int, streams: int, sampled: bool = False
-) -> Any:
+def promfeed_rows_dataset(target: str, t0_ms: int, t1_ms: int, streams: int) -> Any:
     """The reader's rows() dataset (blocks of grid rows into tf.data as they arrive) over
     `streams` streams one after another (each repetition opens a stream, as each epoch of a
-    training run does). Built once, like a training run's dataset; count_rows iterates it.
-    sampled: each stream a request of its own (fresh_lookbacks), so the daemon samples
-    every one instead of writing its kept stream."""
+    training run does). Built once, like a training run's dataset; count_rows iterates it."""
     import promfeed.tf as ptf
 
-    if not sampled:
-        return ptf.rows(target, METRIC, step="1s", start=t0_ms, end=t1_ms).repeat(streams)
-    return functools.reduce(
-        lambda a, b: a.concatenate(b),
-        [
-            ptf.rows(target, METRIC, step="1s", start=t0_ms, end=t1_ms, lookback=lb)
-            for lb in fresh_lookbacks(streams)
-        ],
-    )
+    return ptf.rows(target, METRIC, step="1s", start=t0_ms, end=t1_ms).repeat(streams)
 
 
 def count_rows(ds: Any) -> int:
@@ -318,7 +309,7 @@ def run_tfio(venv: Path, prom: str, n_series: int, length_s: int, end_ms: int) -
 METHOD = "/promfeed.v1.MetricFeed/StreamWindows"
 
 
-def stream_request(t0_ms: int, t1_ms: int, window: int, lookback_ms: int = 0) -> bytes:
+def stream_request(t0_ms: int, t1_ms: int, window: int) -> bytes:
     """The serialized StreamWindows request for METRIC's float32 grid at 1 s over [t0, t1]."""
     from promfeed.v1 import metric_feed_pb2 as pb
 
@@ -329,20 +320,7 @@ def stream_request(t0_ms: int, t1_ms: int, window: int, lookback_ms: int = 0) ->
         start_ms=t0_ms,
         end_ms=t1_ms,
         dtype=pb.FLOAT32,
-        lookback_ms=lookback_ms,
     ).SerializeToString()
-
-
-# The daemon keeps a finished stream over history (its stream cache) and writes it again for
-# the same request. A "sampled" measurement gives every stream a lookback of its own (any
-# lookback of 1 s or more gives the same rows of this 1 s data), so every stream misses the
-# cache and is sampled from the rings: the cost of a first read.
-_lookbacks = itertools.count(5001)
-
-
-def fresh_lookbacks(n: int) -> list[int]:
-    """n lookbacks (ms) no stream of this run has used."""
-    return [next(_lookbacks) for _ in range(n)]
 
 
 def capture_stream(target: str, t0_ms: int, t1_ms: int, window: int) -> list[bytes]:
@@ -405,9 +383,9 @@ def _replay_server(msgs: list[bytes], series: bytes, port_q: Any) -> None:
     server.wait_for_termination()
 
 
-def raw_receive(target: str, req_bytes: bytes | list[bytes], streams: int = 1) -> tuple[int, int]:
+def raw_receive(target: str, req_bytes: bytes, streams: int = 1) -> tuple[int, int]:
     """Receives `streams` StreamWindows streams (one after another, one channel) as raw
-    bytes, or one stream per request of a list; returns (messages, bytes)."""
+    bytes; returns (messages, bytes)."""
     import grpc
 
     opts = [("grpc.max_receive_message_length", 256 << 20)]
@@ -415,29 +393,26 @@ def raw_receive(target: str, req_bytes: bytes | list[bytes], streams: int = 1) -
         call = ch.unary_stream(
             METHOD, request_serializer=lambda b: b, response_deserializer=lambda b: b
         )
-        reqs = req_bytes if isinstance(req_bytes, list) else [req_bytes] * streams
         n = nb = 0
-        for req in reqs:
-            for m in call(req):
+        for _ in range(streams):
+            for m in call(req_bytes):
                 n += 1
                 nb += len(m)
         return n, nb
 
 
-def _stream_worker(target: str, reqs: list[bytes], out_q: Any) -> None:
-    with futures.ThreadPoolExecutor(len(reqs)) as ex:
-        res = list(ex.map(lambda req: raw_receive(target, req), reqs))
+def _stream_worker(target: str, req_bytes: bytes, threads: int, out_q: Any) -> None:
+    with futures.ThreadPoolExecutor(threads) as ex:
+        res = list(ex.map(lambda _: raw_receive(target, req_bytes), range(threads)))
     out_q.put(sum(nb for _, nb in res))
 
 
-def concurrent_streams(target: str, reqs: list[bytes], procs_n: int) -> float:
-    """Receives every request's stream at once: procs_n processes, a thread per stream."""
+def concurrent_streams(target: str, req_bytes: bytes, procs_n: int, threads: int) -> float:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    per = len(reqs) // procs_n
     ps = [
-        ctx.Process(target=_stream_worker, args=(target, reqs[i * per : (i + 1) * per], q))
-        for i in range(procs_n)
+        ctx.Process(target=_stream_worker, args=(target, req_bytes, threads, q))
+        for _ in range(procs_n)
     ]
     a = time.perf_counter()
     for p in ps:
@@ -654,7 +629,7 @@ def main() -> int:
     )
     results: dict[str, Any] = {}
     rows: list[list[str]] = []
-    daemon = daemon_before = None
+    daemon = daemon_sampled = daemon_before = None
     try:
         hist_m = args.minutes + 25
         cfg = {
@@ -672,6 +647,11 @@ def main() -> int:
         backfill_s = time.perf_counter() - a
         log(f"daemon ready (backfill incl. start) in {backfill_s:.1f} s")
         results["backfill_s"] = backfill_s
+        # The same daemon without its stream cache: every stream sampled from the rings, as
+        # the first read of a range is (the kept-stream daemon writes later reads from memory).
+        daemon_sampled = procs.start_daemon(
+            {**cfg, "server": {"stream_cache_bytes": 0}}, wd / "daemon-sampled", timeout=600
+        )
 
         samples = n_t * n_f
         windows_want = n_t - w
@@ -685,7 +665,8 @@ def main() -> int:
         if args.transport_only:
             ta = math.nan
         else:
-            ta = methods_a_to_d(args, daemon, prom, t0_ms, t1_ms, rows, results, timing)
+            # First reads, as a single training epoch makes them.
+            ta = methods_a_to_d(args, daemon_sampled, prom, t0_ms, t1_ms, rows, results, timing)
 
         # Transport limit: the reader's rows stream (window 1) replayed by a bare gRPC server,
         # N streams one after another per measurement (a single stream is ~20 ms: too noisy).
@@ -715,11 +696,8 @@ def main() -> int:
 
         bare = measure(lambda: raw_receive(f"127.0.0.1:{port}", rows_req, n_str), server.pid)
         raw = measure(lambda: raw_receive(daemon.target, rows_req, n_str), daemon.pid)
-
-        def sampled_reqs() -> list[bytes]:
-            return [stream_request(t0_ms, t1_ms, 1, lb) for lb in fresh_lookbacks(n_str)]
-
-        raw_sampled = measure(lambda: raw_receive(daemon.target, sampled_reqs()), daemon.pid)
+        ds_ = daemon_sampled
+        raw_sampled = measure(lambda: raw_receive(ds_.target, rows_req, n_str), ds_.pid)
         if daemon_before is not None:
             db = daemon_before
             raw_b = measure(lambda: raw_receive(db.target, rows_req, n_str), db.pid)
@@ -735,13 +713,8 @@ def main() -> int:
         ds_rows = promfeed_rows_dataset(daemon.target, t0_ms, t1_ms, n_str)
         rows_build_s = time.perf_counter() - a
         rows_m = measure(lambda: count_rows(ds_rows), daemon.pid)
-        sampled_sets = iter(
-            [
-                promfeed_rows_dataset(daemon.target, t0_ms, t1_ms, n_str, sampled=True)
-                for _ in range(args.repeat)
-            ]
-        )
-        rows_sampled = measure(lambda: count_rows(next(sampled_sets)), daemon.pid)
+        ds_rows_sampled = promfeed_rows_dataset(ds_.target, t0_ms, t1_ms, n_str)
+        rows_sampled = measure(lambda: count_rows(ds_rows_sampled), ds_.pid)
         assert rows_sampled[3] == samples * n_str, (rows_sampled[3], samples * n_str)
         if daemon_before is not None:
             ds_b = promfeed_rows_dataset(db.target, t0_ms, t1_ms, n_str)
@@ -800,13 +773,13 @@ def main() -> int:
         named = [
             ("bare gRPC replay of the same bytes (raw receive)", bare),
             ("daemon StreamWindows, raw receive (no decode), kept stream", raw),
-            ("  the same, every stream sampled (first reads)", raw_sampled),
+            ("  the same, stream cache off (every stream sampled)", raw_sampled),
         ]
         if daemon_before is not None:
             named.append(("  daemon before, raw receive", raw_b))
         named += [
             ("promfeed reader: rows() into tf.data, kept stream", rows_m),
-            ("  the same, every stream sampled (first reads)", rows_sampled),
+            ("  the same, stream cache off (every stream sampled)", rows_sampled),
             ("  reader on the bare replay: rows as numpy", rows_bare_np),
             ("  reader on the bare replay: rows() into tf.data", rows_bare),
         ]
@@ -828,8 +801,9 @@ def main() -> int:
             f"rows(): the dataset is built once ({rows_build_s * 1e3:.0f} ms: ListSeries and "
             "tf.data set-up) and iterated per measurement, as a training run's epochs do. "
             "Kept stream: the daemon samples the first stream and writes the others from its "
-            "stream cache (each epoch after the first); every stream sampled: each stream asks "
-            "for a lookback of its own (same rows), so each is sampled from the rings."
+            "stream cache, as for each epoch after the first; stream cache off: a second daemon "
+            "over the same data with server.stream_cache_bytes 0 samples every stream from its "
+            "rings, as for a first read (methods a-d use that daemon)."
         )
         if not args.transport_only:
             transport_note += (
@@ -841,11 +815,8 @@ def main() -> int:
         nproc = 4
         if not args.transport_only:
             # 64 concurrent streams (raw receive).
-            # Every stream sampled (a request of its own each): none is written from the cache.
-            sreqs = [
-                stream_request(t0_ms, t1_ms, w + 1, lb) for lb in fresh_lookbacks(args.streams)
-            ]
-            tcon = concurrent_streams(daemon.target, sreqs, nproc)
+            sreq = stream_request(t0_ms, t1_ms, w + 1)
+            tcon = concurrent_streams(ds_.target, sreq, nproc, args.streams // nproc)
             results.update(concurrent_s=tcon)
             conc = [
                 [
@@ -858,6 +829,8 @@ def main() -> int:
     finally:
         if daemon is not None:
             daemon.stop()
+        if daemon_sampled is not None:
+            daemon_sampled.stop()
         if daemon_before is not None:
             daemon_before.stop()
         prom.stop()
@@ -926,7 +899,7 @@ def main() -> int:
     if conc:
         print(
             f"\nConcurrent StreamWindows streams (each the full {samples:,} samples, raw receive, "
-            f"{nproc} processes, every stream sampled from the rings):\n"
+            f"{nproc} processes, stream cache off: every stream sampled):\n"
         )
         print(table(conc, ["streams", "seconds", "aggregate Msamples/s", "aggregate MB/s"]))
     (wd / "results.json").write_text(json.dumps(results, indent=1, default=str))
