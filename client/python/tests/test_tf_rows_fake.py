@@ -256,3 +256,30 @@ def test_expected_columns_map_a_stream_header_in_any_order():
     assert expected.column_map(SeriesList([a, b_unsorted])).identity  # same label set
     assert expected.column_map(SeriesList([b, a])).index.tolist() == [1, 0]
     assert expected.column_map(SeriesList([b])).index.tolist() == [-1, 0]
+
+
+def test_expected_columns_compare_a_header_label_bytes_then_label_sets():
+    from promfeed._columns import ExpectedColumns
+    from promfeed._decode import header_from_proto
+    from promfeed.v1 import metric_feed_pb2 as pb
+
+    def proto(*pairs, held=5):
+        return pb.Series(labels=[pb.Label(name=n, value=v) for n, v in pairs], samples_held=held)
+
+    a = proto(("__name__", "m"), ("job", "a"))
+    b = proto(("__name__", "m"), ("job", "b"), held=7)
+    b_unsorted = proto(("job", "b"), ("__name__", "m"))
+    expected = ExpectedColumns(
+        [(("__name__", "m"), ("job", "a")), (("__name__", "m"), ("job", "b"))]
+    )
+
+    def cmap(*features):
+        return expected.column_map(
+            header_from_proto(pb.WindowHeader(features=features, window=1)).features
+        )
+
+    assert cmap(a, b).identity  # equal label bytes (sample counts ignored)
+    assert cmap(a, b_unsorted).identity  # bytes differ, label sets equal
+    assert cmap(b, a).index.tolist() == [1, 0]
+    assert cmap(a).index.tolist() == [0, -1]
+    assert cmap(a, b, proto(("__name__", "m"), ("job", "c"))).index.tolist() == [0, 1]

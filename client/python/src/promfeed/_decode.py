@@ -63,7 +63,7 @@ def header_from_proto(h: pb.WindowHeader) -> StreamHeader:
     if h.window < 1:
         raise ProtocolError(f"stream header has window {h.window} (< 1)")
     return StreamHeader(
-        features=SeriesList(h.features),
+        features=SeriesList(h.features, header=h),
         feature_selector_index=list(h.feature_selector_index),
         step_ms=h.step_ms,
         lookback_ms=h.lookback_ms,

@@ -86,25 +86,32 @@ class SeriesList(Sequence[Series]):
     """A stream header's feature columns: a read-only sequence of Series, built from the
     proto on first use (so a reader that only needs the column count, as for raw rows, does
     not pay for a thousand label sets per stream). Compares equal to a list of the same
-    Series."""
+    Series. header: the WindowHeader holding the protos, if any (see `header`)."""
 
-    __slots__ = ("_items", "_proto")
+    __slots__ = ("_header", "_items", "_proto")
 
-    def __init__(self, proto: Sequence[pb.Series]) -> None:
+    def __init__(self, proto: Sequence[pb.Series], header: pb.WindowHeader | None = None) -> None:
         self._proto: Sequence[pb.Series] | None = proto
+        self._header = header
         self._items: list[Series] | None = None
 
     def _all(self) -> list[Series]:
         if self._items is None:
             assert self._proto is not None
             self._items = [Series.from_proto(s) for s in self._proto]
-            self._proto = None
+            self._proto = self._header = None
         return self._items
 
     @property
     def proto(self) -> Sequence[pb.Series] | None:
         """The header's Series protos, until the Series are built (then None)."""
         return self._proto
+
+    @property
+    def header(self) -> pb.WindowHeader | None:
+        """The WindowHeader whose `features` these are, until the Series are built (then
+        None): its serialized form lets a reader compare all label sets at once."""
+        return self._header
 
     def __len__(self) -> int:
         items = self._items if self._items is not None else self._proto
