@@ -31,6 +31,8 @@ bench_venv() {
       -e "$ROOT/client/python[tf]" >&2
     echo "$want" > "$stamp"
   fi
+  # The reader's C++ stream transport, as in scripts/python-env.sh.
+  echo "$BUILD_DIR/python" > "$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/promfeed-native.pth"
   echo "$venv/bin/python"
 }
 

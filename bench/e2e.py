@@ -32,6 +32,7 @@ Run: bench/run_e2e.sh (sets up the venvs and calls this with build/venv-bench).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import multiprocessing as mp
@@ -138,6 +139,20 @@ def promfeed_rows_dataset(target: str, t0_ms: int, t1_ms: int, streams: int) -> 
     import promfeed.tf as ptf
 
     return ptf.rows(target, METRIC, step="1s", start=t0_ms, end=t1_ms).repeat(streams)
+
+
+@contextlib.contextmanager
+def grpcio_transport() -> Any:
+    """Clients made inside use grpcio for streams, not the C++ transport (PROMFEED_NATIVE=0)."""
+    old = os.environ.get("PROMFEED_NATIVE")
+    os.environ["PROMFEED_NATIVE"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PROMFEED_NATIVE"]
+        else:
+            os.environ["PROMFEED_NATIVE"] = old
 
 
 def count_rows(ds: Any) -> int:
@@ -399,6 +414,24 @@ def raw_receive(target: str, req_bytes: bytes, streams: int = 1) -> tuple[int, i
                 n += 1
                 nb += len(m)
         return n, nb
+
+
+def native_receive(target: str, req_bytes: bytes, streams: int = 1) -> tuple[int, int]:
+    """raw_receive with a C++ gRPC client (the reader's transport, _promfeed_native): each
+    stream received by a C++ thread and dropped there, no Python per message. The stricter
+    bare-stream baseline: what gRPC itself delivers over loopback."""
+    import _promfeed_native
+
+    ch = _promfeed_native.Channel(target, b"", b"", b"", False, 256 << 20)
+    n = nb = 0
+    for _ in range(streams):
+        s = ch.stream(METHOD, req_bytes, [], False, 4)
+        m, b = s.drain()
+        code, details = s.status()
+        assert code == 0, (code, details)
+        n += m
+        nb += b
+    return n, nb
 
 
 def _stream_worker(target: str, req_bytes: bytes, threads: int, out_q: Any) -> None:
@@ -695,6 +728,10 @@ def main() -> int:
             return best
 
         bare = measure(lambda: raw_receive(f"127.0.0.1:{port}", rows_req, n_str), server.pid)
+        bare_cc = measure(
+            lambda: native_receive(f"127.0.0.1:{port}", rows_req, n_str), server.pid
+        )
+        assert bare_cc[3] == bare[3], (bare_cc[3], bare[3])
         raw = measure(lambda: raw_receive(daemon.target, rows_req, n_str), daemon.pid)
         ds_ = daemon_sampled
         raw_sampled = measure(lambda: raw_receive(ds_.target, rows_req, n_str), ds_.pid)
@@ -708,6 +745,13 @@ def main() -> int:
         )
         ds_bare = promfeed_rows_dataset(bare_target, t0_ms, t1_ms, n_str)
         rows_bare = measure(lambda: count_rows(ds_bare), server.pid)
+        with grpcio_transport():  # the reader's fallback transport, for comparison
+            rows_bare_np_g = measure(
+                lambda: promfeed_rows_numpy(bare_target, t0_ms, t1_ms, n_str), server.pid
+            )
+            ds_bare_g = promfeed_rows_dataset(bare_target, t0_ms, t1_ms, n_str)
+        rows_bare_g = measure(lambda: count_rows(ds_bare_g), server.pid)
+        assert rows_bare_g[3] == rows_bare[3], (rows_bare_g[3], rows_bare[3])
         server.kill()
         a = time.perf_counter()
         ds_rows = promfeed_rows_dataset(daemon.target, t0_ms, t1_ms, n_str)
@@ -739,6 +783,7 @@ def main() -> int:
         results.update(
             transport_streams=n_str,
             bare_s=tbare,
+            bare_cc_s=bare_cc[0],
             bare_bytes=nbytes,
             daemon_raw_s=traw,
             daemon_raw_sampled_s=raw_sampled[0],
@@ -748,8 +793,11 @@ def main() -> int:
             message_sizes=sizes,
             rows_bare_numpy_s=rows_bare_np[0],
             rows_bare_tf_s=rows_bare[0],
+            rows_bare_numpy_grpcio_s=rows_bare_np_g[0],
+            rows_bare_tf_grpcio_s=rows_bare_g[0],
             cpu={
                 "bare": bare[1:3],
+                "bare_cc": bare_cc[1:3],
                 "daemon_raw": raw[1:3],
                 "daemon_raw_sampled": raw_sampled[1:3],
                 "rows_tf": rows_m[1:3],
@@ -768,10 +816,12 @@ def main() -> int:
                 f"{m[1]:.2f}" if m[1] == m[1] else "",
                 f"{m[2]:.2f}" if m[2] else "",
                 f"{tbare / m[0]:.2f}",
+                f"{bare_cc[0] / m[0]:.2f}",
             ]
 
         named = [
-            ("bare gRPC replay of the same bytes (raw receive)", bare),
+            ("bare gRPC replay of the same bytes (raw receive, grpcio)", bare),
+            ("  the same, received by a C++ gRPC client", bare_cc),
             ("daemon StreamWindows, raw receive (no decode), kept stream", raw),
             ("  the same, stream cache off (every stream sampled)", raw_sampled),
         ]
@@ -782,6 +832,8 @@ def main() -> int:
             ("  the same, stream cache off (every stream sampled)", rows_sampled),
             ("  reader on the bare replay: rows as numpy", rows_bare_np),
             ("  reader on the bare replay: rows() into tf.data", rows_bare),
+            ("  reader on the bare replay, grpcio transport: rows as numpy", rows_bare_np_g),
+            ("  reader on the bare replay, grpcio transport: rows() into tf.data", rows_bare_g),
         ]
         if daemon_before is not None:
             named.append(("  same, daemon before (--before-daemon)", rows_b))
@@ -876,7 +928,8 @@ def main() -> int:
                 "messages/s",
                 "client CPU s",
                 "server CPU s",
-                "of bare",
+                "of bare (grpcio)",
+                "of bare (C++)",
             ],
         )
     )

@@ -4,11 +4,13 @@ The same data as bench/e2e.py's transport table (1,000 series x 30 min at 1 s, f
 window 1): a daemon's StreamWindows answer is captured once and replayed by a bare gRPC
 server, so the daemon's cost stays out. Then, in one run, best of 3, N streams one after
 another each:
-  bare            raw receive of the replayed bytes (the limit)
+  bare            raw receive of the replayed bytes (the limit), by grpcio and by a C++
+                  client (the reader's C++ transport dropping each message)
   reader, numpy   WindowStream.iter_rows: the reader's stream path, zero-copy rows
   rows() body     rows()'s generator without tf.data: the rows copied into 4 MiB blocks
   rows() dataset  promfeed.tf.rows(...).repeat(N) into tf.data (what e2e.py measures)
   ready blocks    tf.data.from_generator over as many ready blocks, no network
+  grpcio          the reader's two stream paths again with PROMFEED_NATIVE=0 (the fallback)
 
 Usage: PROMFEED_BIN=<daemon> build/venv-bench/bin/python bench/transport_parts.py
 """
@@ -120,8 +122,16 @@ def main() -> int:
             lambda: (ready[i % len(ready)] for i in range(n * len(ready))), output_signature=spec
         ).prefetch(1)
         rows_ds = ptf.rows(target, METRIC, step="1s", start=t0_ms, end=t1_ms).repeat(n)
+        with e2e.grpcio_transport():
+            rows_ds_g = ptf.rows(target, METRIC, step="1s", start=t0_ms, end=t1_ms).repeat(n)
+
+        def numpy_grpcio() -> None:
+            with e2e.grpcio_transport():
+                e2e.promfeed_rows_numpy(target, t0_ms, t1_ms, n)
+
         parts = [
-            ("bare gRPC receive of the replayed bytes", lambda: e2e.raw_receive(target, req, n)),
+            ("bare gRPC receive, grpcio", lambda: e2e.raw_receive(target, req, n)),
+            ("bare gRPC receive, C++ client", lambda: e2e.native_receive(target, req, n)),
             (
                 "reader: rows as numpy (iter_rows)",
                 lambda: e2e.promfeed_rows_numpy(target, t0_ms, t1_ms, n),
@@ -129,17 +139,19 @@ def main() -> int:
             ("reader: rows() body, blocks without tf.data", body),
             ("reader: rows() into tf.data", lambda: e2e.count_rows(rows_ds)),
             ("tf.data alone: the same blocks, ready", lambda: e2e.count_rows(ready_ds)),
+            ("grpcio transport: rows as numpy (iter_rows)", numpy_grpcio),
+            ("grpcio transport: rows() into tf.data", lambda: e2e.count_rows(rows_ds_g)),
         ]
         times = [(name, best_s(fn)) for name, fn in parts]
-        bare = times[0][1]
+        bare, bare_cc = times[0][1], times[1][1]
         print(
             f"\n{n} streams of {len(cols)} series x {(t1_ms - t0_ms) // 1000 + 1} rows, "
             f"{sum(map(len, msgs)) / 1e6:.1f} MB each, from a bare replay; best of 3\n"
         )
         print(
             e2e.table(
-                [[name, f"{s:.3f}", f"{bare / s:.2f}"] for name, s in times],
-                ["part", "seconds", "of bare"],
+                [[name, f"{s:.3f}", f"{bare / s:.2f}", f"{bare_cc / s:.2f}"] for name, s in times],
+                ["part", "seconds", "of bare (grpcio)", "of bare (C++)"],
             )
         )
     finally:

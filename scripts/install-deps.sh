@@ -13,7 +13,7 @@ PACKAGES=(
   prometheus-cpp-dev libsystemd-dev systemd
   dpkg-dev
   clang libclang-rt-14-dev
-  python3 python3-venv python3-pip
+  python3 python3-venv python3-pip python3-dev pybind11-dev
 )
 
 missing=()

@@ -35,6 +35,15 @@ else
   "${PIP[@]}" install -q -c "$LOCK" -e "$ROOT/client/python[tf,dev]"
   echo "$want" > "$STAMP"
 fi
+# The reader's C++ stream transport, when scripts/build.sh built it into $BUILD_DIR/python
+# (client/python/native); without it the reader uses grpcio.
+SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo "$BUILD_DIR/python" > "$SITE/promfeed-native.pth"
+if "$VENV/bin/python" -c 'import _promfeed_native' 2>/dev/null; then
+  log "C++ stream transport: $BUILD_DIR/python"
+else
+  log "C++ stream transport not built (scripts/build.sh builds it); streams use grpcio"
+fi
 log "installed:"
 "${PIP[@]}" list 2>/dev/null | grep -iE '^(grpcio|grpcio-tools|protobuf|numpy|tensorflow[-_]cpu|keras|pytest|ruff|PyYAML|promfeed) ' \
   | sed 's/^/  /'

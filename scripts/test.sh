@@ -26,7 +26,8 @@ run() {
 }
 
 run "C++ unit tests (ctest)" ctest --test-dir "$BUILD_DIR" -L unit --output-on-failure -j 2
-export PROMFEED_BIN="$BUILD_DIR/daemon/promfeed" PROMFEED_REQUIRE_DAEMON=1
+# The Python suites require the daemon and the reader's C++ transport (both built above).
+export PROMFEED_BIN="$BUILD_DIR/daemon/promfeed" PROMFEED_REQUIRE_DAEMON=1 PROMFEED_REQUIRE_NATIVE=1
 run "integration tests (real Prometheus + daemon)" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/integration"
 run "security tests" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/security"

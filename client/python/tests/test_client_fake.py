@@ -15,6 +15,9 @@ from promfeed import errors
 
 from fake_daemon import FakeDaemon, FakeSeries, FakeState, grid_values
 
+# Every test here runs on both stream transports: C++ (_promfeed_native) and grpcio.
+pytestmark = pytest.mark.usefixtures("transport")
+
 STEP = 1000
 T0 = 1_700_000_000_000  # a whole second
 
@@ -207,3 +210,47 @@ def test_unreachable_daemon_names_the_target():
         assert isinstance(ei.value, errors.UnavailableError)
         with pytest.raises(errors.DaemonUnreachableError):
             c.windows("x", window=2)
+
+
+def test_streams_use_the_chosen_transport(fake, transport):
+    with promfeed.Client(fake.target) as c:
+        with c.windows("go_memstats_gc_sys_bytes", window=2) as s:
+            assert (s._native is not None) == (transport == "native")
+            assert len(s.read_all()) == 119
+    # Channel options only grpcio understands: that client's streams use grpcio.
+    with promfeed.Client(fake.target, options=[("grpc.enable_retries", 0)]) as c:
+        with c.windows("go_memstats_gc_sys_bytes", window=2) as s:
+            assert s._native is None
+            assert len(s.read_all()) == 119
+
+
+def test_closing_the_client_ends_its_open_streams():
+    st = make_state(n=30)
+    st.follow_rows = 10_000
+    with FakeDaemon(st) as f, promfeed.Client(f.target) as watcher:
+        c = promfeed.Client(f.target)
+        s = c.windows("go_memstats_gc_sys_bytes", window=2, follow=True)
+        it = iter(s)
+        next(it)
+        wait_streams(watcher, 1)
+        c.close()
+        wait_streams(watcher, 0)
+        with pytest.raises(errors.CancelledError):  # the stream ends, it does not hang
+            for _ in it:
+                pass
+
+
+def test_message_waiting_tells_a_queued_message():
+    st = make_state(n=30)
+    st.follow_rows, st.follow_period = 1, 0.2
+    with FakeDaemon(st) as f, promfeed.Client(f.target) as c:
+        with c.windows("go_memstats_gc_sys_bytes", window=2, start=T0, follow=True) as s:
+            it = s.iter_rows()  # one step per message
+            history = 0
+            while history < 30:
+                history += len(next(it).time_ms)
+            deadline = time.monotonic() + 5
+            while not s.message_waiting():  # the live row arrives 200 ms after the history
+                assert time.monotonic() < deadline, "the live row never shows as waiting"
+                time.sleep(0.01)
+            assert list(next(it).time_ms) == [T0 + 30 * STEP]

@@ -18,6 +18,9 @@ from promfeed import tfio as pf_tfio  # noqa: E402
 from fake_daemon import FakeDaemon, grid_values  # noqa: E402
 from test_client_fake import STEP, T0, make_state, wait_streams  # noqa: E402
 
+# Every test here runs on both stream transports: C++ (_promfeed_native) and grpcio.
+pytestmark = pytest.mark.usefixtures("transport")
+
 
 @pytest.fixture
 def fake():

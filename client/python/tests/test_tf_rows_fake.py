@@ -18,6 +18,9 @@ import promfeed.tf  # noqa: E402
 from fake_daemon import FakeDaemon, grid_values  # noqa: E402
 from test_client_fake import STEP, T0, make_state, wait_streams  # noqa: E402
 
+# Every test here runs on both stream transports: C++ (_promfeed_native) and grpcio.
+pytestmark = pytest.mark.usefixtures("transport")
+
 GAUGE = "go_memstats_gc_sys_bytes"
 
 

@@ -121,8 +121,9 @@ def _parse_rows(buf: memoryview, pos: int, end: int) -> RawRowBlock:
     return b
 
 
-def parse_stream_response(data: bytes) -> Any:
-    """StreamWindows response deserializer for gRPC: a RawRowsResponse for a rows message
+def parse_stream_response(data: Any) -> Any:
+    """StreamWindows response deserializer for gRPC (data: bytes, or any buffer, such as a
+    message of the C++ transport): a RawRowsResponse for a rows message
     that is exactly one `rows` field, else the protobuf message (the header, anything else)."""
     buf = memoryview(data)
     try:
@@ -133,4 +134,4 @@ def parse_stream_response(data: bytes) -> Any:
             raise _Fallback  # More than the one rows field.
         return RawRowsResponse(_parse_rows(buf, pos, pos + n))
     except _Fallback:
-        return pb.StreamWindowsResponse.FromString(data)
+        return pb.StreamWindowsResponse.FromString(data if isinstance(data, bytes) else bytes(buf))

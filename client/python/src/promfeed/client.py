@@ -8,13 +8,14 @@ import queue
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import grpc
 import numpy as np
 
-from promfeed import errors
+from promfeed import _native, errors
 from promfeed._decode import RowStep, WindowAssembler, decode_block, header_from_proto
 from promfeed._types import Fill, ReadRangeResult, Series, StreamHeader, WindowBatch
 from promfeed._wire import parse_stream_response
@@ -30,6 +31,8 @@ DurationLike = int | float | str | _dt.timedelta | None
 """Milliseconds (int/float), a string with a unit ("500ms", "1s", "2m", "1h"), or a timedelta."""
 
 _MAX_MESSAGE = 256 * 1024 * 1024
+_STREAM_WINDOWS = "/promfeed.v1.MetricFeed/StreamWindows"
+_QUEUED = 4  # messages received ahead of the reader, per stream
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
@@ -86,20 +89,21 @@ def _read(path: str | os.PathLike, what: str) -> bytes:
         raise ValueError(f"cannot read {what} {os.fspath(path)}: {e.strerror}") from None
 
 
-def _tls_credentials(
+def _tls_pem(
     tls: bool,
     ca_file: str | os.PathLike | None,
     cert_file: str | os.PathLike | None,
     key_file: str | os.PathLike | None,
-) -> grpc.ChannelCredentials | None:
+) -> tuple[bytes | None, bytes | None, bytes | None] | None:
+    """(root CAs, private key, certificate chain) as PEM, or None without TLS."""
     if (cert_file is None) != (key_file is None):
         raise ValueError("cert_file and key_file go together; pass both or neither")
     if not (tls or ca_file or cert_file):
         return None
-    return grpc.ssl_channel_credentials(
-        root_certificates=_read(ca_file, "ca_file") if ca_file else None,
-        private_key=_read(key_file, "key_file") if key_file else None,
-        certificate_chain=_read(cert_file, "cert_file") if cert_file else None,
+    return (
+        _read(ca_file, "ca_file") if ca_file else None,
+        _read(key_file, "key_file") if key_file else None,
+        _read(cert_file, "cert_file") if cert_file else None,
     )
 
 
@@ -162,11 +166,16 @@ class Client:
         self.target = normalize_target(target)
         self.timeout = timeout
         self._wait_for_ready = wait_for_ready
-        tls_creds = _tls_credentials(tls, ca_file, cert_file, key_file)
-        if tls_creds is not None:
+        tls_pem = _tls_pem(tls, ca_file, cert_file, key_file)
+        # Streams use the C++ transport unless the channel needs what only grpcio knows.
+        self._native = None
+        self._native_streams: weakref.WeakSet[WindowStream] = weakref.WeakSet()
+        if _native.enabled() and credentials is None and not options:
+            self._native = _native.channel(self.target, tls_pem, _MAX_MESSAGE)
+        if tls_pem is not None:
             if credentials is not None:
                 raise ValueError("pass either credentials or tls/ca_file/cert_file/key_file")
-            credentials = tls_creds
+            credentials = grpc.ssl_channel_credentials(*tls_pem)
         bearer = _bearer_token(token, token_file)
         auth = (("authorization", f"Bearer {bearer}"),) if bearer is not None else ()
         self._metadata = tuple(metadata) + auth
@@ -182,7 +191,7 @@ class Client:
         self._stub = pb_grpc.MetricFeedStub(self._channel)
         # StreamWindows with the zero-copy rows decoder (same messages as the stub's).
         self._stream_windows = self._channel.unary_stream(
-            "/promfeed.v1.MetricFeed/StreamWindows",
+            _STREAM_WINDOWS,
             request_serializer=pb.StreamWindowsRequest.SerializeToString,
             response_deserializer=parse_stream_response,
             _registered_method=True,
@@ -195,6 +204,10 @@ class Client:
         if not self._closed:
             self._closed = True
             self._channel.close()
+            self._native = None
+            # As grpcio's channel.close() does: open streams end with CANCELLED.
+            for stream in list(self._native_streams):
+                stream._native.cancel()
 
     def __enter__(self) -> Client:
         return self
@@ -418,6 +431,20 @@ class Client:
         )
         return WindowStream(self, req, idle_ms=idle_ms)
 
+    def _open_native_stream(self, req: pb.StreamWindowsRequest, owner: WindowStream) -> Any:
+        """A C++ StreamWindows call (see promfeed._native), or None to use grpcio."""
+        if self._native is None:
+            return None
+        stream = self._native.stream(
+            _STREAM_WINDOWS,
+            req.SerializeToString(),
+            list(self._metadata),
+            self._wait_for_ready,
+            _QUEUED,
+        )
+        self._native_streams.add(owner)  # close() cancels it
+        return stream
+
     def _open_stream(self, req: pb.StreamWindowsRequest) -> Any:
         return self._stream_windows(
             req, wait_for_ready=self._wait_for_ready, metadata=self._metadata
@@ -464,16 +491,18 @@ class WindowStream:
         self._idle_s = idle_ms / 1000.0 if idle_ms > 0 else None
         self._closed = False
         self._exhausted = False
-        self._q: queue.Queue = queue.Queue(maxsize=4)
+        self._q: queue.Queue = queue.Queue(maxsize=_QUEUED)
         self._stop = threading.Event()
-        self._call = client._open_stream(req)
-        self._thread = threading.Thread(
-            target=_pump,
-            args=(self._call, self._q, self._stop),
-            name="promfeed-stream",
-            daemon=True,
-        )
-        self._thread.start()
+        self._native = client._open_native_stream(req, self)
+        if self._native is None:  # grpcio: a reader thread fills self._q
+            self._call = client._open_stream(req)
+            self._thread = threading.Thread(
+                target=_pump,
+                args=(self._call, self._q, self._stop),
+                name="promfeed-stream",
+                daemon=True,
+            )
+            self._thread.start()
         first = self._get(timeout=client.timeout, waiting_for="the stream header")
         if first is None or first.WhichOneof("kind") != "header":
             self.close()
@@ -515,7 +544,7 @@ class WindowStream:
         while True:
             wait = 0.25 if deadline is None else max(0.0, min(0.25, deadline - time.monotonic()))
             try:
-                item = self._q.get(timeout=wait)
+                item = self._next_item(wait)
             except queue.Empty:
                 if self._closed:
                     return None
@@ -543,6 +572,19 @@ class WindowStream:
                 self.close()
                 raise item
             return item
+
+    def _next_item(self, wait: float) -> object:
+        """The next message, _END or the error that ended the stream; queue.Empty after
+        `wait` s without one."""
+        if self._native is None:
+            return self._q.get(timeout=wait)
+        msg = self._native.next(wait)
+        if msg is not None:
+            return parse_stream_response(msg)
+        if not self._native.ended():
+            raise queue.Empty
+        code, details = self._native.status()
+        return _END if code == 0 else _native.NativeRpcError(code, details)
 
     def _blocks(self) -> Iterator[pb.RowBlock]:
         try:
@@ -591,7 +633,7 @@ class WindowStream:
 
     def message_waiting(self) -> bool:
         """True when a further message has already arrived and is ready to be read."""
-        return not self._q.empty()
+        return self._native.waiting() if self._native is not None else not self._q.empty()
 
     def __next__(self) -> WindowBatch:  # pragma: no cover - convenience
         raise TypeError("iterate with `for batch in stream` or iter(stream)")
@@ -641,7 +683,10 @@ class WindowStream:
         self._closed = True
         self._stop.set()
         try:
-            self._call.cancel()
+            if self._native is not None:
+                self._native.cancel()
+            else:
+                self._call.cancel()
         except Exception:
             pass
 
