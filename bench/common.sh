@@ -31,7 +31,11 @@ bench_venv() {
       -e "$ROOT/client/python[tf]" >&2
     echo "$want" > "$stamp"
   fi
-  # The reader's C++ stream transport, as in scripts/python-env.sh.
+  # The reader's C++ stream transport (client/python/native), on the path as in
+  # scripts/python-env.sh; built here when CMake could configure it.
+  if ninja -C "$BUILD_DIR" -t targets all 2>/dev/null | grep -q '^_promfeed_native:'; then
+    ninja -C "$BUILD_DIR" _promfeed_native >&2
+  fi
   echo "$BUILD_DIR/python" > "$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/promfeed-native.pth"
   echo "$venv/bin/python"
 }

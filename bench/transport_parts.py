@@ -2,8 +2,8 @@
 
 The same data as bench/e2e.py's transport table (1,000 series x 30 min at 1 s, float32,
 window 1): a daemon's StreamWindows answer is captured once and replayed by a bare gRPC
-server, so the daemon's cost stays out. Then, in one run, best of 3, N streams one after
-another each:
+server, so the daemon's cost stays out. Then, in one run, N streams one after another
+each, every part in turn, best of 5 rounds:
   bare            raw receive of the replayed bytes (the limit), by grpcio and by a C++
                   client (the reader's C++ transport dropping each message)
   reader, numpy   WindowStream.iter_rows: the reader's stream path, zero-copy rows
@@ -72,8 +72,14 @@ def capture(wd: Path, n_series: int, n_t: int) -> tuple[list[bytes], bytes, int,
         prom.stop()
 
 
-def best_s(fn: Any, n: int = 3) -> float:
-    return min(_timed(fn) for _ in range(n))
+def best_s(fns: list[Any], rounds: int = 5) -> list[float]:
+    """Each fn's best time over `rounds` rounds that run every fn in turn (so a noisy spell
+    on this shared machine hits all of them alike)."""
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            best[i] = min(best[i], _timed(fn))
+    return best
 
 
 def _timed(fn: Any) -> float:
@@ -142,11 +148,11 @@ def main() -> int:
             ("grpcio transport: rows as numpy (iter_rows)", numpy_grpcio),
             ("grpcio transport: rows() into tf.data", lambda: e2e.count_rows(rows_ds_g)),
         ]
-        times = [(name, best_s(fn)) for name, fn in parts]
+        times = list(zip([name for name, _ in parts], best_s([fn for _, fn in parts]), strict=True))
         bare, bare_cc = times[0][1], times[1][1]
         print(
             f"\n{n} streams of {len(cols)} series x {(t1_ms - t0_ms) // 1000 + 1} rows, "
-            f"{sum(map(len, msgs)) / 1e6:.1f} MB each, from a bare replay; best of 3\n"
+            f"{sum(map(len, msgs)) / 1e6:.1f} MB each, from a bare replay; best of 5 rounds\n"
         )
         print(
             e2e.table(
