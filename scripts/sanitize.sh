@@ -4,7 +4,8 @@
 #          ctest -L unit, then the integration tests against the instrumented daemon.
 #   tsan:  TSan build (${TSAN_BUILD_DIR:-build-tsan}) of the concurrent store, window sampling
 #          and gRPC stream tests (ring_buffer, series_store, window_cursor, spare_threads,
-#          metric_feed_service, stream_cache) only.
+#          metric_feed_service, stream_cache) and of the Python reader's C++ stream transport
+#          (native_stream) only.
 # Usage: scripts/sanitize.sh [asan] [tsan]   (default: both). Exits non-zero on any test
 # failure or sanitizer report; reports are kept under <build>/sanitizer-logs/.
 set -euo pipefail
@@ -54,7 +55,7 @@ run_tsan() {
   configure "$TSAN_BUILD" thread
   cmake --build "$TSAN_BUILD" -j "$(nproc)" \
     --target ring_buffer_test series_store_test metric_feed_service_test window_cursor_test \
-    spare_threads_test stream_cache_test
+    spare_threads_test stream_cache_test native_stream_test
   local logs="$TSAN_BUILD/sanitizer-logs"
   rm -rf "$logs" && mkdir -p "$logs"
   # Debian's gRPC, abseil, upb and protobuf are not built with TSan: their internal
@@ -85,7 +86,7 @@ SUPP
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=7:suppressions=$TSAN_BUILD/tsan.supp:log_path=$logs/tsan"
   local rc=0
   ctest --test-dir "$TSAN_BUILD" -L unit \
-    -R 'RingBuffer|SeriesStore|MetricFeedService|WindowCursor|SpareThreads|StreamCache' \
+    -R 'RingBuffer|SeriesStore|MetricFeedService|WindowCursor|SpareThreads|StreamCache|NativeStream' \
     --output-on-failure -j 2 || rc=1
   no_reports "$logs" || rc=1
   unset TSAN_OPTIONS
