@@ -26,6 +26,7 @@
 #include "daemon/server/metric_feed_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/server/feed_test_data.h"
 
 namespace promfeed::native {
 namespace {
@@ -33,25 +34,12 @@ namespace {
 using server::GrpcServer;
 using server::MetricFeedService;
 using server::ServiceOptions;
-using server::UpstreamStatus;
+using namespace server::testdata;  // kNow, kT0, ReadyUpstream, Decode, WaitFor, ...
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kMethod[] = "/promfeed.v1.MetricFeed/StreamWindows";
-constexpr int64_t kNow = 1'700'000'100'000;
-constexpr int64_t kT0 = 1'700'000'000'000;
 constexpr double kTimeoutS = 10;  // Bound on any one Next that expects a message or the end.
-
-Labels Metric(const std::string& name, const std::string& instance) {
-  return Labels({{"__name__", name}, {"job", "node"}, {"instance", instance}});
-}
-
-template <typename T>
-std::vector<T> Decode(const std::string& bytes) {
-  std::vector<T> out(bytes.size() / sizeof(T));
-  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
-  return out;
-}
 
 std::string Bytes(const Message& m) {
   return std::string(reinterpret_cast<const char*>(m.data()), m.size());
@@ -59,17 +47,6 @@ std::string Bytes(const Message& m) {
 
 double SecondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// Waits (bounded) until `pred` holds.
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-  const auto end = Clock::now() + deadline;
-  while (!pred()) {
-    if (Clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
 }
 
 // Runs `fn` on its own thread and waits at most `limit` for it. When it does not return in
@@ -107,25 +84,12 @@ StreamPtr Open(const Channel& channel, const v1::StreamWindowsRequest& req, size
 class NativeStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Two series sampled every second from kT0 to kT0 + 99 s; value = seconds (+1000 for b).
-    std::vector<Sample> a, b;
-    for (int64_t i = 0; i < 100; ++i) {
-      a.push_back({kT0 + i * 1000, double(i)});
-      b.push_back({kT0 + i * 1000, double(i) + 1000});
-    }
-    store_.Append(Metric("load", "a:1"), a);
-    store_.Append(Metric("load", "b:1"), b);
-    store_.AdvanceCompleteThrough(kT0 + 99'000);
+    AppendTwoLoadSeries(store_);
     ServiceOptions opts;
     opts.version = "test";
     opts.max_streams = 8;
     opts.retention_ms = 3'600'000;
-    opts.upstream_status = [] {
-      UpstreamStatus s;
-      s.poll_interval_ms = 1000;
-      s.ready = true;
-      return s;
-    };
+    opts.upstream_status = ReadyUpstream;
     opts.now_ms = [] { return kNow; };
     // Every stream is sampled (none written again from the stream cache), so that the same
     // request read twice takes the same path through the daemon.
@@ -200,16 +164,7 @@ class NativeStreamTest : public ::testing::Test {
 };
 
 TEST_F(NativeStreamTest, NativeStreamHistoryArrivesInOrderThenEnds) {
-  v1::StreamWindowsRequest req;
-  req.add_features(R"(load{instance="a:1"})");
-  req.add_features(R"(load{instance="b:1"})");
-  req.set_step_ms(1000);
-  req.set_window(5);
-  req.set_shift(2);
-  req.set_start_ms(kT0);
-  req.set_end_ms(kT0 + 29'000);
-  req.set_max_rows_per_message(7);
-  req.set_dtype(v1::FLOAT32);
+  const v1::StreamWindowsRequest req = ThirtyRowsRequest();
   auto s = Open(req, 4);
   const std::vector<std::string> msgs = ReadAll(*s);
   ASSERT_EQ(msgs.size(), 6u);  // The header, then 30 rows in messages of 7, 7, 7, 7, 2.

@@ -14,58 +14,19 @@
 #include "gmock/gmock.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "gtest/gtest.h"
+#include "tests/unit/server/feed_test_data.h"
 
 namespace promfeed::server {
 namespace {
 
-// A healthy upstream polled every second.
-UpstreamStatus ReadyUpstream() {
-  UpstreamStatus s;
-  s.poll_interval_ms = 1000;
-  s.ready = true;
-  return s;
-}
-
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-constexpr int64_t kNow = 1'700'000'100'000;
-constexpr int64_t kT0 = 1'700'000'000'000;
-
-Labels Metric(const std::string& name, const std::string& instance) {
-  return Labels({{"__name__", name}, {"job", "node"}, {"instance", instance}});
-}
-
-template <typename T>
-std::vector<T> Decode(const std::string& bytes) {
-  std::vector<T> out(bytes.size() / sizeof(T));
-  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
-  return out;
-}
-
-// Waits (bounded) until `pred` holds.
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
+using namespace testdata;  // kNow, kT0, ReadyUpstream, Metric, Decode, WaitFor
 
 class MetricFeedServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Two series sampled every second from kT0 to kT0 + 99 s; value = seconds (+1000 for b).
-    std::vector<Sample> a, b;
-    for (int64_t i = 0; i < 100; ++i) {
-      a.push_back({kT0 + i * 1000, double(i)});
-      b.push_back({kT0 + i * 1000, double(i) + 1000});
-    }
-    store_.Append(Metric("load", "a:1"), a);
-    store_.Append(Metric("load", "b:1"), b);
-    store_.AdvanceCompleteThrough(kT0 + 99'000);
+    AppendTwoLoadSeries(store_);
     StartServer(/*max_streams=*/8);
   }
 
@@ -268,16 +229,7 @@ TEST_F(MetricFeedServiceTest, ReadRangeErrors) {
 }
 
 TEST_F(MetricFeedServiceTest, StreamWindowsSendsHeaderThenRowsOnce) {
-  v1::StreamWindowsRequest req;
-  req.add_features(R"(load{instance="a:1"})");
-  req.add_features(R"(load{instance="b:1"})");
-  req.set_step_ms(1000);
-  req.set_window(5);
-  req.set_shift(2);
-  req.set_start_ms(kT0);
-  req.set_end_ms(kT0 + 29'000);
-  req.set_max_rows_per_message(7);
-  req.set_dtype(v1::FLOAT32);
+  const v1::StreamWindowsRequest req = ThirtyRowsRequest();
   std::vector<v1::StreamWindowsResponse> msgs;
   ASSERT_TRUE(ReadWindows(req, &msgs).ok());
   ASSERT_GE(msgs.size(), 2u);
