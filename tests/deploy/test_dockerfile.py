@@ -12,11 +12,13 @@ from conftest import REPO
 
 DOCKERFILE = REPO / "deploy" / "docker" / "Dockerfile"
 IGNORE = REPO / "deploy" / "docker" / "Dockerfile.dockerignore"
-# Packages the image build needs beyond install-deps.sh's build libraries.
+# Packages of install-deps.sh the image build does not need: tests', tools', and the Python
+# reader's C++ transport (pybind11-dev, python3-dev; the image holds the daemon only).
 TEST_ONLY = {
     "git", "curl", "ca-certificates", "clang-format", "libgtest-dev", "libgmock-dev",
     "googletest", "libbenchmark-dev", "prometheus", "prometheus-node-exporter", "systemd",
     "python3", "python3-venv", "python3-pip", "clang", "libclang-rt-14-dev",
+    "pybind11-dev", "python3-dev",
 }  # fmt: skip
 
 
