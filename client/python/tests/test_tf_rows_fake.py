@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import time
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -286,3 +288,34 @@ def test_expected_columns_compare_a_header_label_bytes_then_label_sets():
     assert cmap(b, a).index.tolist() == [1, 0]
     assert cmap(a).index.tolist() == [0, -1]
     assert cmap(a, b, proto(("__name__", "m"), ("job", "c"))).index.tolist() == [0, 1]
+
+
+def test_native_transport_survives_tensorflow_loaded_first(transport, tmp_path):
+    """In a fresh process that imports TensorFlow before promfeed (as scripts/demo.sh does),
+    clients opened one after another stream into tf.data. Without RTLD_DEEPBIND the C++
+    transport's libgrpc called into grpcio's copy of gRPC core and crashed."""
+    import subprocess
+
+    script = tmp_path / "order.py"
+    script.write_text(
+        "import sys\n"
+        "import tensorflow as tf\n"
+        "import promfeed, promfeed.tf\n"
+        "from fake_daemon import FakeDaemon\n"
+        "from test_client_fake import T0, make_state\n"
+        "with FakeDaemon(make_state(n=40)) as f:\n"
+        "    for _ in range(4):\n"
+        "        with promfeed.Client(f.target) as c:\n"
+        "            assert len(c.windows('go_memstats_gc_sys_bytes', window=2).read_all()) == 39\n"
+        "        ds = promfeed.tf.rows(f.target, 'go_memstats_gc_sys_bytes', start=T0)\n"
+        "        assert sum(int(t.shape[0]) for t, _ in ds) == 40\n"
+        "        del ds\n"
+        "print('ok', promfeed._native.enabled())\n"
+    )
+    here = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": here, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    res = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.split()[-2:] == ["ok", str(transport == "native")]

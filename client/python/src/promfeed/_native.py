@@ -10,14 +10,32 @@ only grpcio understands). Both transports deliver the same bytes to the same dec
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import grpc
 
-try:
-    import _promfeed_native as _mod
-except ImportError:  # not built (see client/python/native): grpcio is used
-    _mod = None
+
+def _load() -> Any:
+    """The module, or None when not built (see client/python/native): grpcio is used then.
+
+    Loaded with RTLD_DEEPBIND: it links Debian's libgrpc, while grpcio carries its own copy of
+    gRPC's core; once TensorFlow has loaded libraries with global symbols, libgrpc's calls could
+    otherwise land in grpcio's copy (uninitialised there: "Attempt to create timer before
+    initialization", then a crash, seen in scripts/demo.sh). Deep binding keeps it to its own."""
+    flags = sys.getdlopenflags()
+    sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
+    try:
+        import _promfeed_native
+
+        return _promfeed_native
+    except ImportError:
+        return None
+    finally:
+        sys.setdlopenflags(flags)
+
+
+_mod = _load()
 
 # gRPC status codes by number (grpc.StatusCode's values are (number, name) pairs).
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
